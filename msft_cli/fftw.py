@@ -1,0 +1,128 @@
+"""FFTW plans for the engine, and the wisdom kept between runs.
+
+A :class:`Plans` object belongs to one transform. It makes each FFTW plan once
+per shape and reuses it (with its aligned buffers) for every block and every
+file. FFTW's wisdom is process-wide by FFTW's own design; msft loads it from the
+user's cache folder before the first plan and writes it back after planning
+something new, so that an expensive ``measure`` plan is paid for once per machine.
+"""
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyfftw
+
+from .errors import ParameterError
+
+#: Planner efforts, from instant (and slower transforms) to slow (and faster transforms).
+PLANNERS = ("estimate", "measure", "patient")
+
+#: Transforms shorter than this run on one thread: threads cost more than they save.
+_THREADED_SIZE = 1 << 15
+
+_wisdom_loaded = False
+
+
+def cache_dir():
+    """Folder for msft's FFTW wisdom: ``$MSFT_CACHE_DIR``, else the user cache folder."""
+    if os.environ.get("MSFT_CACHE_DIR"):
+        return Path(os.environ["MSFT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "msft"
+
+
+def _wisdom_path():
+    return cache_dir() / f"fftw-wisdom-{pyfftw.__version__}.json"
+
+
+def load_wisdom():
+    """Load saved FFTW wisdom once per process; a missing or stale file is ignored."""
+    global _wisdom_loaded
+    if _wisdom_loaded:
+        return
+    _wisdom_loaded = True
+    try:
+        saved = json.loads(_wisdom_path().read_text())
+        pyfftw.import_wisdom(tuple(base64.b64decode(w) for w in saved))
+    except (OSError, ValueError, TypeError):
+        pass
+
+
+def save_wisdom():
+    """Write FFTW's accumulated wisdom to the cache folder (atomically; errors ignored)."""
+    path = _wisdom_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps([base64.b64encode(w).decode() for w in pyfftw.export_wisdom()])
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".wisdom-")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+class Plans:
+    """FFTW plans of one transform, made on first use and reused.
+
+    Parameters
+    ----------
+    threads : int
+        FFTW threads for long transforms (``>= 1``).
+    planner : str
+        One of :data:`PLANNERS`: how hard FFTW searches for a fast plan.
+    """
+
+    def __init__(self, threads=None, planner="estimate"):
+        threads = (os.cpu_count() or 1) if threads is None else threads
+        if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool):
+            raise TypeError(f"threads must be an int, not {type(threads).__name__}")
+        if threads < 1:
+            raise ParameterError(f"threads={threads} must be at least 1")
+        if planner not in PLANNERS:
+            raise ParameterError(
+                f"planner={planner!r} is unknown: must be one of {', '.join(PLANNERS)}")
+        self.threads = int(threads)
+        self.planner = planner
+        self._plans = {}
+
+    def _make(self, key, in_shape, in_dtype, out_shape, out_dtype, axis, direction):
+        plan = self._plans.get(key)
+        if plan is None:
+            load_wisdom()
+            a = pyfftw.empty_aligned(in_shape, dtype=in_dtype)
+            b = pyfftw.empty_aligned(out_shape, dtype=out_dtype)
+            size = in_shape[axis] if direction == "FFTW_FORWARD" else out_shape[axis]
+            plan = pyfftw.FFTW(
+                a, b, axes=(axis,), direction=direction,
+                flags=(f"FFTW_{self.planner.upper()}", "FFTW_DESTROY_INPUT"),
+                threads=self.threads if size * int(np.prod(in_shape[:axis])) >= _THREADED_SIZE
+                else 1)
+            self._plans[key] = plan
+            if self.planner != "estimate":
+                save_wisdom()
+        return plan
+
+    def rfft(self, n):
+        """Real-to-complex plan of length ``n``: ``plan.input_array`` -> ``plan.output_array``."""
+        return self._make(("rfft", n), (n,), "float64", (n // 2 + 1,), "complex128", 0,
+                          "FFTW_FORWARD")
+
+    def irfft(self, n):
+        """Complex-to-real plan of length ``n`` (unnormalized: scaled by ``n``)."""
+        return self._make(("irfft", n), (n // 2 + 1,), "complex128", (n,), "float64", 0,
+                          "FFTW_BACKWARD")
+
+    def ifft_rows(self, rows, m):
+        """Unnormalized backward complex FFT of length ``m`` over each of ``rows`` rows."""
+        return self._make(("ifft", rows, m), (rows, m), "complex128", (rows, m), "complex128",
+                          1, "FFTW_BACKWARD")
+
+    def fft_rows(self, rows, m):
+        """Forward complex FFT of length ``m`` over each of ``rows`` rows."""
+        return self._make(("fft", rows, m), (rows, m), "complex128", (rows, m), "complex128",
+                          1, "FFTW_FORWARD")
