@@ -1,0 +1,532 @@
+"""The HDF5 container: writing, lazy loading and summaries (the only module that imports h5py).
+
+Layout (format ``"msft"``, version 1; see docs/FORMAT.md):
+
+* root attributes: ``format``, ``format_version``, ``sample_rate``,
+  ``n_samples``, ``n_channels``, the transform's parameters (``fmin``,
+  ``bins_per_octave``, ``n_octaves``, ``tuning``, ``window``, ``mode``,
+  ``period``), the source's ``source_name``, ``source_format`` and
+  ``source_subtype``, and ``msft_version``;
+* datasets ``lowpass``, ``octave_0`` .. ``octave_<J-1>``, ``highpass``, each
+  ``(channels, bins, frames)``, chunked along time with a Fletcher-32 checksum
+  per chunk (corruption is detected on read), with attributes ``hop``,
+  ``first_frame``, ``first_frame_time`` and ``frequencies``.
+
+Files are written under a temporary name in the target folder and renamed when
+complete, so no half-written file ever carries the final name.
+"""
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ._version import __version__
+from .audio import publish
+from .errors import ContainerError, ParameterError
+from .transform import MSFT, Coefficients
+
+FORMAT_NAME = "msft"
+FORMAT_VERSION = 1
+DTYPES = ("complex64", "complex128")
+COMPRESSIONS = ("none", "gzip", "lzf")
+
+_CHUNK_BYTES = 1 << 17
+
+
+def _group_names(n_octaves):
+    return ["lowpass"] + [f"octave_{j}" for j in range(n_octaves)] + ["highpass"]
+
+
+class Writer:
+    """A container being written: datasets sized in advance, filled block by block.
+
+    Use as a context manager; on an exception the temporary file is removed.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final name of the container.
+    transform : MSFT
+    n_samples, n_channels : int
+    dtype : {"complex64", "complex128"}
+    compression : {"none", "gzip", "lzf"}
+    source : dict, optional
+        ``name``, ``format`` and ``subtype`` of the audio it came from.
+    """
+
+    def __init__(self, path, transform, n_samples, n_channels, dtype="complex64",
+                 compression="none", source=None):
+        if dtype not in DTYPES:
+            raise ParameterError(f"dtype={dtype!r} is unknown: must be one of {', '.join(DTYPES)}")
+        if compression not in COMPRESSIONS:
+            raise ParameterError(f"compression={compression!r} is unknown: must be one of "
+                                 f"{', '.join(COMPRESSIONS)}")
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise ContainerError(f"{self.path}: the folder {self.path.parent} does not exist")
+        if self.path.is_dir():
+            raise ContainerError(f"{self.path}: is a folder")
+        self.transform = transform
+        self._tmp = None
+        try:
+            fd, self._tmp = tempfile.mkstemp(dir=self.path.parent,
+                                             prefix=f".{self.path.name}.", suffix=".part")
+            os.close(fd)
+            self._file = h5py.File(self._tmp, "w")
+        except OSError as exc:
+            self._discard()
+            raise ContainerError(f"{self.path}: cannot write ({exc.strerror or exc})") from exc
+        f = self._file
+        params = transform.to_params()
+        source = source or {}
+        f.attrs.update({
+            "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+            "sample_rate": params["sr"], "n_samples": int(n_samples),
+            "n_channels": int(n_channels), "fmin": params["fmin"],
+            "bins_per_octave": params["bins_per_octave"], "n_octaves": params["n_octaves"],
+            "tuning": params["tuning"], "window": params["window"], "mode": params["mode"],
+            "period": transform.period(n_samples) if transform.mode == "periodic" else 0,
+            "source_name": str(source.get("name", "")),
+            "source_format": str(source.get("format", "")),
+            "source_subtype": str(source.get("subtype", "")),
+            "msft_version": __version__,
+        })
+        self.datasets = []
+        cdtype = np.dtype(dtype)
+        rdtype = np.dtype(cdtype.char.lower())
+        for g, (name, spec) in enumerate(zip(_group_names(transform.n_octaves),
+                                             transform.groups)):
+            first, count = transform.frame_range(g, n_samples)
+            dt = cdtype if spec.kind == "octave" else rdtype
+            per_frame = n_channels * spec.n_bins * dt.itemsize
+            chunk = int(min(count, max(1, 1 << int(np.log2(max(1, _CHUNK_BYTES // per_frame))))))
+            ds = f.create_dataset(
+                name, shape=(n_channels, spec.n_bins, count), dtype=dt,
+                chunks=(n_channels, spec.n_bins, chunk), fletcher32=True,
+                compression=None if compression == "none" else compression)
+            ds.attrs.update({"hop": spec.hop, "first_frame": first,
+                             "first_frame_time": first * spec.hop / transform.sr,
+                             "frequencies": spec.frequencies, "kind": spec.kind})
+            self.datasets.append(ds)
+
+    def write(self, group, first_frame, frames):
+        """Store frames (channels, bins, count) of a group starting at a global frame index."""
+        ds = self.datasets[group]
+        at = first_frame - int(ds.attrs["first_frame"])
+        ds[:, :, at:at + frames.shape[2]] = frames
+
+    def _discard(self):
+        if self._tmp is not None:
+            Path(self._tmp).unlink(missing_ok=True)
+            self._tmp = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self._file.close()
+        finally:
+            if exc_type is None:
+                publish(self._tmp, self.path)
+                self._tmp = None
+            else:
+                self._discard()
+
+
+def save(coefficients, path, dtype=None, compression="none", source=None):
+    """Write in-memory :class:`Coefficients` to a container (atomically).
+
+    ``dtype`` defaults to the coefficients' own (complex64 or complex128).
+    """
+    c = coefficients
+    dtype = dtype or np.dtype(c.dtype).name
+    with Writer(path, c.transform, c.n_samples, c.n_channels, dtype, compression,
+                source) as w:
+        for g, arr in enumerate(c.groups):
+            w.write(g, c.first_frame(g), arr)
+    return Path(path)
+
+
+@dataclass
+class Crop:
+    """Coefficients of a time range, read from a container.
+
+    Attributes
+    ----------
+    start, end : float
+        The range asked for, in seconds.
+    octaves : list of ndarray
+        Complex ``(channels, bins, frames)`` per octave, coarse to fine.
+    times : list of ndarray
+        Frame times in seconds per octave.
+    lowpass, highpass : ndarray
+        The real residual bands' frames in the range ``(channels, 1, frames)``.
+    frequencies : list of ndarray
+        Centre frequencies per octave.
+    """
+
+    start: float
+    end: float
+    octaves: list
+    times: list
+    lowpass: np.ndarray
+    highpass: np.ndarray
+    frequencies: list
+
+    def magnitude_db(self, ref=1.0, floor_db=-120.0):
+        """Magnitudes in dB relative to ``ref`` (1.0 = full scale), floored, per octave."""
+        return [_db(o, ref, floor_db) for o in self.octaves]
+
+
+def _db(values, ref=1.0, floor_db=-120.0):
+    mag = np.abs(values)
+    return np.maximum(20 * np.log10(np.maximum(mag, 1e-300) / ref), floor_db)
+
+
+class Container:
+    """A lazily read container; make it with :func:`load`. Use as a context manager.
+
+    Attributes
+    ----------
+    path : Path
+    transform : MSFT
+        The transform the coefficients were made with.
+    sr, n_samples, n_channels : int
+    source : dict
+        The source file's ``name``, ``format`` and ``subtype``.
+    attrs : dict
+        All root attributes.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise ContainerError(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise ContainerError(f"{self.path}: is a folder, not a container")
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise ContainerError(f"{self.path}: not an HDF5 file (corrupt or another "
+                                 "format)") from exc
+        try:
+            self._open()
+        except Exception:
+            self._file.close()
+            raise
+
+    def _open(self):
+        a = self.attrs = dict(self._file.attrs)
+        fmt = a.get("format")
+        if isinstance(fmt, bytes):
+            fmt = fmt.decode(errors="replace")
+        if fmt != FORMAT_NAME:
+            raise ContainerError(f"{self.path}: not an msft container (format attribute is "
+                                 f"{fmt!r}, expected {FORMAT_NAME!r})")
+        version = a.get("format_version")
+        if not isinstance(version, (int, np.integer)):
+            raise ContainerError(f"{self.path}: has no integer format_version")
+        if version > FORMAT_VERSION:
+            raise ContainerError(f"{self.path}: format version {version} is newer than this "
+                                 f"msft reads ({FORMAT_VERSION}): upgrade msft")
+        try:
+            self.transform = MSFT(
+                int(a["sample_rate"]), fmin=float(a["fmin"]),
+                bins_per_octave=int(a["bins_per_octave"]), n_octaves=int(a["n_octaves"]),
+                tuning=float(a["tuning"]), window=str(a["window"]), mode=str(a["mode"]))
+            self.sr = int(a["sample_rate"])
+            self.n_samples = int(a["n_samples"])
+            self.n_channels = int(a["n_channels"])
+            names = _group_names(self.transform.n_octaves)
+            self._datasets = [self._file[name] for name in names]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ContainerError(f"{self.path}: incomplete or corrupt container ({exc})") \
+                from exc
+        for g, ds in enumerate(self._datasets):
+            first, count = self.transform.frame_range(g, self.n_samples)
+            expected = (self.n_channels, self.transform.groups[g].n_bins, count)
+            if ds.shape != expected or int(ds.attrs.get("first_frame", first)) != first:
+                raise ContainerError(f"{self.path}: dataset {ds.name} has shape {ds.shape}, "
+                                     f"expected {expected}")
+        self.source = {k: str(a.get(f"source_{k}", "")) for k in ("name", "format", "subtype")}
+
+    # -- structure -----------------------------------------------------------
+    @property
+    def duration(self):
+        return self.n_samples / self.sr
+
+    @property
+    def n_octaves(self):
+        return self.transform.n_octaves
+
+    @property
+    def octaves(self):
+        """The octave datasets, coarse to fine: lazy ``(channels, bins, frames)`` arrays."""
+        return self._datasets[1:-1]
+
+    @property
+    def lowpass(self):
+        return self._datasets[0]
+
+    @property
+    def highpass(self):
+        return self._datasets[-1]
+
+    @property
+    def dtype(self):
+        return self._datasets[1].dtype
+
+    @property
+    def frequencies(self):
+        """Centre frequencies in Hz, one array per octave."""
+        return self.transform.frequencies
+
+    @property
+    def hops(self):
+        """Hop in samples of each octave."""
+        return self.transform.hops
+
+    def _group(self, which):
+        if which in ("lowpass", "highpass"):
+            return 0 if which == "lowpass" else len(self._datasets) - 1
+        if isinstance(which, (int, np.integer)) and 0 <= which < self.n_octaves:
+            return int(which) + 1
+        raise ParameterError(f"octave={which!r} does not exist: must be 0..{self.n_octaves - 1}"
+                             " or 'lowpass' or 'highpass'")
+
+    def frame_times(self, octave):
+        """Times in seconds of the frames of an octave (or ``"lowpass"``/``"highpass"``)."""
+        g = self._group(octave)
+        first, count = self.transform.frame_range(g, self.n_samples)
+        return (first + np.arange(count)) * self.transform.groups[g].hop / self.sr
+
+    # -- reading -------------------------------------------------------------
+    def _frame_slice(self, g, start, end):
+        """Stored frame positions of group ``g`` with times in ``[start, end]``."""
+        first, count = self.transform.frame_range(g, self.n_samples)
+        hop = self.transform.groups[g].hop
+        lo = int(np.ceil(start * self.sr / hop - 1e-9)) - first
+        hi = int(np.floor(end * self.sr / hop + 1e-9)) - first + 1
+        return max(lo, 0), min(max(hi, 0), count)
+
+    def crop(self, start=None, end=None):
+        """The frames with times in ``[start, end]`` seconds, reading only those chunks.
+
+        Defaults cover everything stored (frames reach beyond the signal's edges).
+        """
+        start = -np.inf if start is None else float(start)
+        end = np.inf if end is None else float(end)
+        if not end >= start:
+            raise ParameterError(f"end={end:g} must not be before start={start:g}")
+        arrays, times = [], []
+        for g, ds in enumerate(self._datasets):
+            lo, hi = self._frame_slice(g, start, end)
+            first = self.transform.frame_range(g, self.n_samples)[0]
+            hop = self.transform.groups[g].hop
+            arrays.append(_read(ds, lo, hi) if hi > lo else
+                          np.zeros(ds.shape[:2] + (0,), ds.dtype))
+            times.append((first + np.arange(lo, max(hi, lo))) * hop / self.sr)
+        return Crop(start, end, arrays[1:-1], times[1:-1], arrays[0], arrays[-1],
+                    self.frequencies)
+
+    def magnitude_db(self, octave, ref=1.0, floor_db=-120.0):
+        """One octave's magnitudes in dB relative to ``ref`` (1.0 = full scale, dBFS)."""
+        ds = self._datasets[self._group(octave)]
+        return _db(_read(ds, 0, ds.shape[2]), ref, floor_db)
+
+    def image(self, start=None, end=None, hop=None, channel="mix", db=True, floor_db=-120.0):
+        """All octaves on one time grid as a single 2-D array ``(bins, frames)``.
+
+        Octaves finer than the grid are pooled (largest magnitude per grid step,
+        so a short click survives); coarser ones hold each frame over its steps.
+
+        Parameters
+        ----------
+        start, end : float, optional
+            Time range in seconds (default: the signal, 0 .. duration).
+        hop : int, optional
+            Grid step in samples, a power of two between the finest and the
+            coarsest octave hop (default: the finest).
+        channel : int or "mix"
+            A channel index, or ``"mix"`` for the largest magnitude over channels.
+        db : bool
+            Magnitudes in dBFS (floored at ``floor_db``) or linear.
+
+        Returns
+        -------
+        image : ndarray (n_octaves * bins_per_octave, frames), low frequencies first
+        times : ndarray (frames,), seconds
+        frequencies : ndarray (n_octaves * bins_per_octave,), Hz
+        """
+        hops = self.hops
+        hop = hops[-1] if hop is None else int(hop)
+        if hop not in [h for h in hops] and not (hops[-1] <= hop <= hops[0]
+                                                  and hop & (hop - 1) == 0):
+            raise ParameterError(f"hop={hop} must be a power of two between {hops[-1]} and "
+                                 f"{hops[0]}")
+        if channel != "mix" and not (isinstance(channel, (int, np.integer))
+                                     and 0 <= channel < self.n_channels):
+            raise ParameterError(f"channel={channel!r} does not exist: the container has "
+                                 f"{self.n_channels} channel(s) (0..{self.n_channels - 1}) "
+                                 "or 'mix'")
+        start = 0.0 if start is None else float(start)
+        end = self.duration if end is None else float(end)
+        if not end > start:
+            raise ParameterError(f"the range {start:g}..{end:g} s is empty")
+        n0 = int(np.floor(start * self.sr / hop))
+        n1 = int(np.ceil(end * self.sr / hop))
+        rows = []
+        for j, ds in enumerate(self.octaves):
+            h = hops[j]
+            first = self.transform.frame_range(j + 1, self.n_samples)[0]
+            if h >= hop:  # coarser: hold
+                ratio = h // hop
+                lo, hi = n0 // ratio, -(-n1 // ratio)
+                a = _read_frames(ds, lo - first, hi - first)
+                a = np.repeat(a, ratio, axis=2)[:, :, n0 - lo * ratio:n1 - lo * ratio]
+                mag = np.abs(a)
+            else:  # finer: pool the largest magnitude
+                ratio = hop // h
+                a = _read_frames(ds, n0 * ratio - first, n1 * ratio - first)
+                mag = np.abs(a).reshape(a.shape[0], a.shape[1], n1 - n0, ratio).max(axis=3)
+            mag = mag.max(axis=0) if channel == "mix" else mag[channel]
+            rows.append(mag)
+        img = np.concatenate(rows, axis=0)
+        if db:
+            img = _db(img, 1.0, floor_db)
+        times = np.arange(n0, n1) * hop / self.sr
+        return img, times, np.concatenate(self.frequencies)
+
+    def to_coefficients(self):
+        """Everything, read into memory as :class:`Coefficients`."""
+        groups = [_read(ds, 0, ds.shape[2]) for ds in self._datasets]
+        return Coefficients(self.transform, self.n_samples, groups)
+
+    def iter_audio(self):
+        """Resynthesize block by block: yields ``(start_sample, (channels, samples))``."""
+        firsts = [self.transform.frame_range(g, self.n_samples)[0]
+                  for g in range(len(self._datasets))]
+
+        def read_frames(g, lo, hi):
+            return _read(self._datasets[g], lo - firsts[g], hi - firsts[g])
+
+        return self.transform.iter_inverse(read_frames, self.n_samples, self.n_channels)
+
+    def to_audio(self):
+        """The signal back, float64 ``(channels, samples)``."""
+        out = np.empty((self.n_channels, self.n_samples))
+        for start, block in self.iter_audio():
+            out[:, start:start + block.shape[1]] = block
+        return out
+
+    def close(self):
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return (f"<msft Container {self.path.name}: {self.duration:.2f} s, {self.sr} Hz, "
+                f"{self.n_channels} ch, {self.n_octaves} octaves x "
+                f"{self.transform.bins_per_octave} bins>")
+
+
+def _read(ds, lo, hi):
+    """Frames ``lo:hi`` (stored positions) of a dataset; unreadable data is a ContainerError."""
+    try:
+        return ds[:, :, lo:hi]
+    except (OSError, RuntimeError) as exc:
+        raise ContainerError(f"{ds.file.filename}: cannot read {ds.name} (corrupt data: "
+                             f"{exc})") from exc
+
+
+def _read_frames(ds, lo, hi):
+    """Frames ``lo:hi`` of a dataset (positions), zeros where outside what is stored."""
+    out = np.zeros(ds.shape[:2] + (hi - lo,), ds.dtype)
+    a, b = max(lo, 0), min(hi, ds.shape[2])
+    if b > a:
+        out[:, :, a - lo:b - lo] = _read(ds, a, b)
+    return out
+
+
+def load(path):
+    """Open a container lazily.
+
+    Raises
+    ------
+    ContainerError
+        Missing, a folder, not HDF5, not an msft container, a newer format
+        version, or datasets that do not match the stored parameters.
+    """
+    return Container(path)
+
+
+class ContainerInfo:
+    """A readable summary of a container (``str()`` prints it)."""
+
+    def __init__(self, path):
+        with load(path) as c:
+            self.path = c.path
+            self.attrs = c.attrs
+            self.transform = c.transform
+            self.duration = c.duration
+            self.sr, self.n_samples, self.n_channels = c.sr, c.n_samples, c.n_channels
+            self.source = c.source
+            self.dtype = str(c.dtype)
+            self.groups = []
+            for g, ds in enumerate(c._datasets):
+                spec = c.transform.groups[g]
+                self.groups.append({"name": spec.name, "hop": spec.hop,
+                                    "bins": ds.shape[1], "frames": ds.shape[2],
+                                    "fmin": float(spec.frequencies[0]),
+                                    "fmax": float(spec.frequencies[-1]),
+                                    "first_time": float(ds.attrs["first_frame_time"])})
+        self.size = self.path.stat().st_size
+
+    def __str__(self):
+        t = self.transform
+        src = self.source
+        lines = [
+            f"{self.path}",
+            f"  source      {src['name'] or '?'} ({src['format'] or '?'}, "
+            f"{src['subtype'] or '?'})",
+            f"  duration    {self.duration:.3f} s ({self.n_samples} samples at {self.sr} Hz), "
+            f"{self.n_channels} channel{'s' if self.n_channels != 1 else ''}",
+            f"  transform   fmin {t.fmin:.3f} Hz, {t.bins_per_octave} bins/octave, "
+            f"{t.n_octaves} octaves (to {t.fmax:.1f} Hz), window {t.window}, "
+            f"tuning {t.tuning:g} Hz, mode {t.mode}",
+            f"  storage     {self.dtype}, {_human(self.size)} on disk, format "
+            f"{self.attrs['format']} v{self.attrs['format_version']}, msft "
+            f"{self.attrs.get('msft_version', '?')}",
+            f"  {'band':<11} {'hop':>6} {'bins':>5} {'frames':>8}  {'first':>8}  range",
+        ]
+        for g in self.groups:
+            if g["name"] == "lowpass":
+                rng = f"below {t.fmin:.1f} Hz"
+            elif g["name"] == "highpass":
+                rng = f"above {t.fmax:.1f} Hz"
+            else:
+                rng = f"{g['fmin']:.1f} .. {g['fmax']:.1f} Hz"
+            lines.append(f"  {g['name']:<11} {g['hop']:>6} {g['bins']:>5} {g['frames']:>8}  "
+                         f"{g['first_time']:>7.3f}s  {rng}")
+        return "\n".join(lines)
+
+
+def _human(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def info(path):
+    """Summary of a container: a :class:`ContainerInfo`, printable."""
+    return ContainerInfo(path)

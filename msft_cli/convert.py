@@ -1,0 +1,158 @@
+"""File to container and back: the library calls behind ``msft analyze`` and ``msft resynth``.
+
+Both stream in blocks (bounded memory for any length) and write atomically.
+"""
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AudioSource, AudioWriter, subtype_fits
+from .container import Writer, load
+from .errors import AudioError, ParameterError
+from .transform import MSFT
+
+
+@dataclass
+class Report:
+    """What a conversion did: paths, duration, wall time, and measured figures."""
+
+    input: str
+    output: Path
+    duration: float
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def realtime_factor(self):
+        """Audio seconds processed per wall-clock second."""
+        return self.duration / self.seconds if self.seconds > 0 else float("inf")
+
+
+def default_output(path, suffix):
+    """``path`` with a new suffix, in the same folder."""
+    return Path(path).with_suffix(suffix)
+
+
+def analyze(path, output=None, transform=None, dtype="complex64", compression="none",
+            progress=None, **params):
+    """Transform an audio file into a container.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any file libsndfile reads, or ``"-"`` for standard input.
+    output : str or Path, optional
+        Container to write. Default: ``path`` with the suffix ``.h5``
+        (required for standard input).
+    transform : MSFT, optional
+        A transform to use (its sample rate must be the file's). Default: one
+        made from ``params`` at the file's sample rate.
+    dtype : {"complex64", "complex128"}
+    compression : {"none", "gzip", "lzf"}
+    progress : callable, optional
+        ``progress(done, total)`` in samples, called as blocks complete.
+    **params
+        Transform parameters (``fmin``, ``bins_per_octave``, ``n_octaves``,
+        ``fmax``, ``tuning``, ``window``, ``mode``, ``block_size``,
+        ``threads``, ``planner``) when ``transform`` is not given.
+
+    Returns
+    -------
+    Report
+        With ``extra["size"]``, the container's size in bytes.
+
+    Examples
+    --------
+    >>> from msft_cli import analyze, load
+    >>> report = analyze("sample_audio/house_beat.wav", "/tmp/house.h5")  # doctest: +SKIP
+    >>> load("/tmp/house.h5").to_audio().shape  # doctest: +SKIP
+    (2, 352800)
+    """
+    if str(path) == "-" and output is None:
+        raise ParameterError("output is required when reading standard input")
+    output = Path(output) if output is not None else default_output(path, ".h5")
+    began = time.perf_counter()
+    with AudioSource(path) as src:
+        if transform is None:
+            try:
+                transform = MSFT(src.sr, **params)
+            except ParameterError as exc:
+                raise ParameterError(f"{src.name}: {exc}") from None
+        elif params:
+            raise ParameterError("give a transform or transform parameters, not both")
+        elif transform.sr != src.sr:
+            raise ParameterError(f"{src.name}: sample rate {src.sr} Hz differs from the "
+                                 f"transform's {transform.sr} Hz")
+        source = {"name": Path(src.name).name, "format": src.format, "subtype": src.subtype}
+        with Writer(output, transform, src.n_samples, src.channels, dtype, compression,
+                    source) as writer:
+            done = 0
+            for g, first, frames in transform.iter_forward(src.read, src.n_samples,
+                                                           src.channels):
+                writer.write(g, first, frames)
+                if progress is not None and g == len(transform.groups) - 1:
+                    hop = transform.groups[g].hop
+                    done = min(src.n_samples, max(done, (first + frames.shape[2]) * hop))
+                    progress(done, src.n_samples)
+        duration = src.duration
+    return Report(str(path), output, duration, time.perf_counter() - began,
+                  {"size": output.stat().st_size})
+
+
+def resynth(path, output=None, subtype=None, reference=None, progress=None):
+    """Audio back from a container, written atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        A container written by :func:`analyze` or :func:`msft_cli.save`.
+    output : str or Path, optional
+        Audio file to write; its extension picks the format. Default: the
+        container's name with ``.resynth.wav``, so the source is never overwritten.
+    subtype : str, optional
+        libsndfile subtype, e.g. ``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``. Default:
+        the source's subtype when the output format allows it, else the format's default.
+    reference : str or Path, optional
+        The original audio: the SNR of the resynthesis against it (before
+        quantization to ``subtype``) goes to ``extra["snr_db"]``.
+    progress : callable, optional
+        ``progress(done, total)`` in samples.
+
+    Returns
+    -------
+    Report
+    """
+    output = Path(output) if output is not None else Path(path).with_suffix(".resynth.wav")
+    began = time.perf_counter()
+    with load(path) as c:
+        if subtype is None and c.source["subtype"]:
+            subtype = c.source["subtype"] if subtype_fits(output, c.source["subtype"]) else None
+        ref = AudioSource(reference) if reference is not None else None
+        try:
+            if ref is not None and (ref.channels, ref.n_samples) != (c.n_channels,
+                                                                     c.n_samples):
+                raise AudioError(
+                    f"{ref.name}: has {ref.channels} channel(s) x {ref.n_samples} samples, "
+                    f"the container {c.n_channels} x {c.n_samples}: not its original")
+            signal = error = 0.0
+            with AudioWriter(output, c.sr, c.n_channels, subtype) as writer:
+                for start, block in c.iter_audio():
+                    writer.write(block)
+                    if ref is not None:
+                        x = ref.read(start, start + block.shape[1])
+                        signal += float(np.sum(x * x))
+                        error += float(np.sum((x - block) ** 2))
+                    if progress is not None:
+                        progress(start + block.shape[1], c.n_samples)
+        finally:
+            if ref is not None:
+                ref.close()
+        duration = c.duration
+    extra = {}
+    if ref is not None:
+        extra["snr_db"] = (float("inf") if error == 0 else
+                           10 * np.log10(signal / error) if signal > 0 else float("-inf"))
+    return Report(str(path), output, duration, time.perf_counter() - began, extra)
