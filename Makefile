@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m msft_cli.demo sample_audio $(BUILD)/demo
+	$(PY) scripts/demo.py sample_audio $(BUILD)/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
