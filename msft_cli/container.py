@@ -65,6 +65,9 @@ class Writer:
         if compression not in COMPRESSIONS:
             raise ParameterError(f"compression={compression!r} is unknown: must be one of "
                                  f"{', '.join(COMPRESSIONS)}")
+        for name, value in (("n_samples", n_samples), ("n_channels", n_channels)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ParameterError(f"{name}={value!r} must be a positive integer")
         self.path = Path(path)
         if not self.path.parent.is_dir():
             raise ContainerError(f"{self.path}: the folder {self.path.parent} does not exist")
@@ -80,9 +83,17 @@ class Writer:
         except OSError as exc:
             self._discard()
             raise ContainerError(f"{self.path}: cannot write ({exc.strerror or exc})") from exc
+        try:
+            self._layout(transform, n_samples, n_channels, dtype, compression, source or {})
+        except BaseException:
+            self._file.close()
+            self._discard()
+            raise
+
+    def _layout(self, transform, n_samples, n_channels, dtype, compression, source):
+        """Root attributes and empty datasets of every band group."""
         f = self._file
         params = transform.to_params()
-        source = source or {}
         f.attrs.update({
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
             "sample_rate": params["sr"], "n_samples": int(n_samples),
@@ -110,7 +121,8 @@ class Writer:
                 compression=None if compression == "none" else compression)
             ds.attrs.update({"hop": spec.hop, "first_frame": first,
                              "first_frame_time": first * spec.hop / transform.sr,
-                             "frequencies": spec.frequencies, "kind": spec.kind})
+                             "frequencies": spec.frequencies, "kind": spec.kind,
+                             "extent": spec.extent})
             self.datasets.append(ds)
 
     def write(self, group, first_frame, frames):
@@ -184,8 +196,9 @@ class Crop:
 
 
 def _db(values, ref=1.0, floor_db=-120.0):
-    mag = np.abs(values)
-    return np.maximum(20 * np.log10(np.maximum(mag, 1e-300) / ref), floor_db)
+    mag = np.abs(values) / ref
+    with np.errstate(divide="ignore"):
+        return np.maximum(20 * np.log10(mag), floor_db)
 
 
 class Container:
@@ -221,16 +234,18 @@ class Container:
             raise
 
     def _open(self):
-        a = self.attrs = dict(self._file.attrs)
+        a = self.attrs = {k: _text(v) for k, v in self._file.attrs.items()}
         fmt = a.get("format")
-        if isinstance(fmt, bytes):
-            fmt = fmt.decode(errors="replace")
+        if fmt is None:
+            raise ContainerError(f"{self.path}: not an msft container (no format attribute)")
         if fmt != FORMAT_NAME:
             raise ContainerError(f"{self.path}: not an msft container (format attribute is "
                                  f"{fmt!r}, expected {FORMAT_NAME!r})")
         version = a.get("format_version")
-        if not isinstance(version, (int, np.integer)):
-            raise ContainerError(f"{self.path}: has no integer format_version")
+        if isinstance(version, bool) or not isinstance(version, (int, np.integer)) \
+                or version < 1:
+            raise ContainerError(f"{self.path}: format_version {version!r} is not a positive "
+                                 "integer")
         if version > FORMAT_VERSION:
             raise ContainerError(f"{self.path}: format version {version} is newer than this "
                                  f"msft reads ({FORMAT_VERSION}): upgrade msft")
@@ -247,12 +262,27 @@ class Container:
         except (KeyError, ValueError, TypeError) as exc:
             raise ContainerError(f"{self.path}: incomplete or corrupt container ({exc})") \
                 from exc
-        for g, ds in enumerate(self._datasets):
-            first, count = self.transform.frame_range(g, self.n_samples)
-            expected = (self.n_channels, self.transform.groups[g].n_bins, count)
-            if ds.shape != expected or int(ds.attrs.get("first_frame", first)) != first:
+        #: stored (first global frame, frame count) of each band group
+        self.ranges = []
+        for ds, spec in zip(self._datasets, self.transform.groups):
+            try:
+                first, hop = int(ds.attrs["first_frame"]), int(ds.attrs["hop"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ContainerError(f"{self.path}: dataset {ds.name} lacks its first_frame "
+                                     "or hop attribute") from exc
+            expected = (self.n_channels, spec.n_bins)
+            if ds.ndim != 3 or ds.shape[:2] != expected:
                 raise ContainerError(f"{self.path}: dataset {ds.name} has shape {ds.shape}, "
-                                     f"expected {expected}")
+                                     f"expected ({expected[0]}, {expected[1]}, frames)")
+            if hop != spec.hop:
+                raise ContainerError(f"{self.path}: dataset {ds.name} has hop {hop}, the "
+                                     f"parameters give {spec.hop}")
+            self.ranges.append((first, ds.shape[2]))
+        if self.transform.mode == "periodic" and self.ranges != [
+                self.transform.frame_range(g, self.n_samples)
+                for g in range(len(self._datasets))]:
+            raise ContainerError(f"{self.path}: periodic container does not hold every frame "
+                                 "of its period")
         self.source = {k: str(a.get(f"source_{k}", "")) for k in ("name", "format", "subtype")}
 
     # -- structure -----------------------------------------------------------
@@ -302,17 +332,17 @@ class Container:
     def frame_times(self, octave):
         """Times in seconds of the frames of an octave (or ``"lowpass"``/``"highpass"``)."""
         g = self._group(octave)
-        first, count = self.transform.frame_range(g, self.n_samples)
+        first, count = self.ranges[g]
         return (first + np.arange(count)) * self.transform.groups[g].hop / self.sr
 
     # -- reading -------------------------------------------------------------
     def _frame_slice(self, g, start, end):
         """Stored frame positions of group ``g`` with times in ``[start, end]``."""
-        first, count = self.transform.frame_range(g, self.n_samples)
+        first, count = self.ranges[g]
         hop = self.transform.groups[g].hop
-        lo = int(np.ceil(start * self.sr / hop - 1e-9)) - first
-        hi = int(np.floor(end * self.sr / hop + 1e-9)) - first + 1
-        return max(lo, 0), min(max(hi, 0), count)
+        lo = np.ceil(start * self.sr / hop - 1e-9) - first
+        hi = np.floor(end * self.sr / hop + 1e-9) - first + 1
+        return int(np.clip(lo, 0, count)), int(np.clip(hi, 0, count))
 
     def crop(self, start=None, end=None):
         """The frames with times in ``[start, end]`` seconds, reading only those chunks.
@@ -326,7 +356,7 @@ class Container:
         arrays, times = [], []
         for g, ds in enumerate(self._datasets):
             lo, hi = self._frame_slice(g, start, end)
-            first = self.transform.frame_range(g, self.n_samples)[0]
+            first = self.ranges[g][0]
             hop = self.transform.groups[g].hop
             arrays.append(_read(ds, lo, hi) if hi > lo else
                           np.zeros(ds.shape[:2] + (0,), ds.dtype))
@@ -342,8 +372,10 @@ class Container:
     def image(self, start=None, end=None, hop=None, channel="mix", db=True, floor_db=-120.0):
         """All octaves on one time grid as a single 2-D array ``(bins, frames)``.
 
-        Octaves finer than the grid are pooled (largest magnitude per grid step,
-        so a short click survives); coarser ones hold each frame over its steps.
+        Grid cell ``m`` is centred on time ``m * hop / sr``. Octaves finer than
+        the grid are pooled (largest magnitude of the frames within half a step
+        of the centre, so a short click survives); coarser ones hold each frame
+        over the cells nearest to it.
 
         Parameters
         ----------
@@ -360,17 +392,18 @@ class Container:
         Returns
         -------
         image : ndarray (n_octaves * bins_per_octave, frames), low frequencies first
-        times : ndarray (frames,), seconds
+        times : ndarray (frames,), seconds: the cells' centres
         frequencies : ndarray (n_octaves * bins_per_octave,), Hz
         """
         hops = self.hops
-        hop = hops[-1] if hop is None else int(hop)
-        if hop not in [h for h in hops] and not (hops[-1] <= hop <= hops[0]
-                                                  and hop & (hop - 1) == 0):
+        hop = hops[-1] if hop is None else hop
+        if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) \
+                or not hops[-1] <= hop <= hops[0] or hop & (hop - 1):
             raise ParameterError(f"hop={hop} must be a power of two between {hops[-1]} and "
                                  f"{hops[0]}")
-        if channel != "mix" and not (isinstance(channel, (int, np.integer))
-                                     and 0 <= channel < self.n_channels):
+        if channel != "mix" and (isinstance(channel, bool)
+                                 or not isinstance(channel, (int, np.integer))
+                                 or not 0 <= channel < self.n_channels):
             raise ParameterError(f"channel={channel!r} does not exist: the container has "
                                  f"{self.n_channels} channel(s) (0..{self.n_channels - 1}) "
                                  "or 'mix'")
@@ -379,23 +412,23 @@ class Container:
         if not end > start:
             raise ParameterError(f"the range {start:g}..{end:g} s is empty")
         n0 = int(np.floor(start * self.sr / hop))
-        n1 = int(np.ceil(end * self.sr / hop))
+        n1 = max(n0 + 1, int(np.ceil(end * self.sr / hop)))
         rows = []
         for j, ds in enumerate(self.octaves):
             h = hops[j]
-            first = self.transform.frame_range(j + 1, self.n_samples)[0]
-            if h >= hop:  # coarser: hold
+            first = self.ranges[j + 1][0]
+            if h >= hop:  # coarser: each cell takes the nearest frame
                 ratio = h // hop
-                lo, hi = n0 // ratio, -(-n1 // ratio)
-                a = _read_frames(ds, lo - first, hi - first)
-                a = np.repeat(a, ratio, axis=2)[:, :, n0 - lo * ratio:n1 - lo * ratio]
-                mag = np.abs(a)
-            else:  # finer: pool the largest magnitude
+                nearest = (np.arange(n0, n1) + ratio // 2) // ratio
+                lo = int(nearest[0])
+                a = _read_frames(ds, lo - first, int(nearest[-1]) + 1 - first)
+                mag = np.abs(a[:, :, nearest - lo])
+            else:  # finer: the largest magnitude within half a cell of its centre
                 ratio = hop // h
-                a = _read_frames(ds, n0 * ratio - first, n1 * ratio - first)
+                lo = n0 * ratio - ratio // 2
+                a = _read_frames(ds, lo - first, n1 * ratio - ratio // 2 - first)
                 mag = np.abs(a).reshape(a.shape[0], a.shape[1], n1 - n0, ratio).max(axis=3)
-            mag = mag.max(axis=0) if channel == "mix" else mag[channel]
-            rows.append(mag)
+            rows.append(mag.max(axis=0) if channel == "mix" else mag[channel])
         img = np.concatenate(rows, axis=0)
         if db:
             img = _db(img, 1.0, floor_db)
@@ -405,17 +438,17 @@ class Container:
     def to_coefficients(self):
         """Everything, read into memory as :class:`Coefficients`."""
         groups = [_read(ds, 0, ds.shape[2]) for ds in self._datasets]
-        return Coefficients(self.transform, self.n_samples, groups)
+        return Coefficients(self.transform, self.n_samples, groups,
+                            firsts=[first for first, _ in self.ranges])
 
     def iter_audio(self):
         """Resynthesize block by block: yields ``(start_sample, (channels, samples))``."""
-        firsts = [self.transform.frame_range(g, self.n_samples)[0]
-                  for g in range(len(self._datasets))]
-
         def read_frames(g, lo, hi):
-            return _read(self._datasets[g], lo - firsts[g], hi - firsts[g])
+            first = self.ranges[g][0]
+            return _read(self._datasets[g], lo - first, hi - first)
 
-        return self.transform.iter_inverse(read_frames, self.n_samples, self.n_channels)
+        return self.transform.iter_inverse(read_frames, self.n_samples, self.n_channels,
+                                           self.ranges)
 
     def to_audio(self):
         """The signal back, float64 ``(channels, samples)``."""
@@ -437,6 +470,15 @@ class Container:
         return (f"<msft Container {self.path.name}: {self.duration:.2f} s, {self.sr} Hz, "
                 f"{self.n_channels} ch, {self.n_octaves} octaves x "
                 f"{self.transform.bins_per_octave} bins>")
+
+
+def _text(value):
+    """An attribute as Python text if it is a (byte) string, else unchanged."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.str_):
+        return str(value)
+    return value
 
 
 def _read(ds, lo, hi):

@@ -48,7 +48,7 @@ def load_wisdom():
     try:
         saved = json.loads(_wisdom_path().read_text())
         pyfftw.import_wisdom(tuple(base64.b64decode(w) for w in saved))
-    except (OSError, ValueError, TypeError):
+    except Exception:  # noqa: BLE001 - wisdom is only a cache: a bad file is ignored
         pass
 
 

@@ -24,6 +24,9 @@ MAX_BINS_PER_OCTAVE = 64
 #: Relative impulse-response envelope below which a band's filter counts as ended.
 EXTENT_TOLERANCE = 1e-8
 
+#: Longest filter ring (seconds) accepted: it sets the block margins, and so memory.
+MAX_EXTENT_SECONDS = 100.0
+
 
 def _smooth_step(x):
     """C-infinity step from 0 at ``x <= 0`` to 1 at ``x >= 1``, odd about 1/2."""
@@ -253,6 +256,15 @@ class BandLayout:
                             self._hop_for(hi - lo), self._extent("highpass")))
         return tuple(groups)
 
+    def _transition(self, band):
+        """Width in Hz of the narrowest slope of a band's window (it sets the decay)."""
+        step = 1 - 2.0 ** (-1.0 / self.bins_per_octave)
+        if band == "lowpass":
+            return self.fmin * step
+        if band == "highpass":
+            return self.fmax * (2.0 ** (1.0 / self.bins_per_octave) - 1)
+        return float(self.centre(band)) * step
+
     def _extent(self, band):
         """Samples after which ``band``'s filter and dual envelopes stay below tolerance.
 
@@ -262,11 +274,11 @@ class BandLayout:
         """
         lo, hi = self.support(band)
         width = hi - lo
-        span = 64.0 / width  # seconds of impulse response computed
-        for _ in range(8):
+        span = 64.0 / self._transition(band)  # seconds of impulse response computed
+        while span <= MAX_EXTENT_SECONDS * 4:
             f = lo + np.arange(1, int(np.ceil(width * span))) / span
             g = self.window_values(band, f)
-            n = 1 << int(np.ceil(np.log2(8 * len(f))))
+            n = 1 << int(np.ceil(np.log2(4 * len(f))))
             extents = []
             for shape in (g, g / self.sum_of_squares(self.fold(f))):
                 env = np.abs(np.fft.ifft(shape, n))
@@ -277,6 +289,8 @@ class BandLayout:
             if max(extents) < 0.3 * span:
                 return int(np.ceil(max(extents) * self.sr))
             span *= 2
-        raise ParameterError(  # not reached for the windows in WINDOWS
-            f"window={self.window!r}: the {band} band's filter does not decay to "
-            f"{EXTENT_TOLERANCE:g} within {span:g} s")
+        raise ParameterError(
+            f"window={self.window!r} with bins_per_octave={self.bins_per_octave} and "
+            f"fmin={self.fmin:g} Hz: the {band} band's filter rings for more than "
+            f"{MAX_EXTENT_SECONDS:g} s (block margins would be too long): use window='bump', "
+            "fewer bins per octave or a higher fmin")

@@ -368,7 +368,7 @@ class MSFT:
                     off = (start - pad) // hop
                     yield gi, lo, c[:, :, lo - off:hi - off]
 
-    def iter_inverse(self, read_frames, n_samples, channels):
+    def iter_inverse(self, read_frames, n_samples, channels, ranges=None):
         """Synthesize a signal block by block from stored frames.
 
         Parameters
@@ -379,19 +379,27 @@ class MSFT:
             (channels, rows, stop - first).
         n_samples, channels : int
             Length and channel count of the signal to produce.
+        ranges : list of (first, count), optional
+            The stored frames of each group (default: :meth:`frame_range`).
+            Frames outside them count as zero.
 
         Yields
         ------
         (start, array)
             Samples ``start ..`` of the signal, (channels, samples), in order.
         """
-        ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
+        if ranges is None:
+            ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
         if self.mode == "periodic":
             n = self.period(n_samples)
+            if [tuple(r) for r in ranges] != [self.frame_range(g, n_samples)
+                                              for g in range(len(self.groups))]:
+                raise ParameterError("periodic coefficients must hold every frame of the "
+                                     "period")
             frames = [read_frames(g, 0, count) for g, (_, count) in enumerate(ranges)]
             yield 0, self._synthesize_block(frames, self._geometry(n), channels)[:, :n_samples]
             return
-        step, pad = self.block_size, None
+        step = self.block_size
         n = self._block_length(step)
         pad = (n - step) // 2
         geo = self._geometry(n)
@@ -490,13 +498,14 @@ class MSFT:
             raise ParameterError(
                 f"coefficients were made by {coefficients.transform!r}, not {self!r}")
         c = coefficients
-        firsts = [self.frame_range(g, c.n_samples)[0] for g in range(len(self.groups))]
+        firsts = c.firsts
 
         def read_frames(g, lo, hi):
             return c.groups[g][:, :, lo - firsts[g]:hi - firsts[g]]
 
         out = np.empty((c.n_channels, c.n_samples))
-        for start, x in self.iter_inverse(read_frames, c.n_samples, c.n_channels):
+        ranges = [(f, a.shape[2]) for f, a in zip(firsts, c.groups)]
+        for start, x in self.iter_inverse(read_frames, c.n_samples, c.n_channels, ranges):
             out[:, start:start + x.shape[1]] = x
         if c.dtype == np.complex64:
             out = out.astype(np.float32)
@@ -517,14 +526,19 @@ class Coefficients:
         (real), one complex array per octave, the high-pass band (real).
     mono : bool
         The signal was 1-D: properties drop the channel axis.
+    firsts : list of int
+        Global index of each group's first frame. Default: the transform's
+        :meth:`MSFT.frame_range`, whose counts the arrays must then match;
+        when given, any number of frames may be stored (missing ones count as 0).
     """
 
-    def __init__(self, transform, n_samples, groups, mono=False):
+    def __init__(self, transform, n_samples, groups, mono=False, firsts=None):
         if len(groups) != len(transform.groups):
             raise ParameterError(f"expected {len(transform.groups)} band groups, got "
                                  f"{len(groups)}")
+        expected = [transform.frame_range(g, n_samples) for g in range(len(groups))]
         for g, (arr, spec) in enumerate(zip(groups, transform.groups)):
-            first, count = transform.frame_range(g, n_samples)
+            count = expected[g][1] if firsts is None else arr.shape[-1]
             if arr.ndim != 3 or arr.shape[1:] != (spec.n_bins, count) \
                     or arr.shape[0] != groups[0].shape[0]:
                 raise ParameterError(
@@ -534,6 +548,7 @@ class Coefficients:
         self.n_samples = int(n_samples)
         self.groups = list(groups)
         self.mono = bool(mono)
+        self.firsts = [f for f, _ in expected] if firsts is None else [int(f) for f in firsts]
 
     def _view(self, a):
         return a[0] if self.mono else a
@@ -564,7 +579,7 @@ class Coefficients:
 
     def first_frame(self, group):
         """Global index of the first stored frame of a group (0 = low-pass)."""
-        return self.transform.frame_range(group, self.n_samples)[0]
+        return self.firsts[group]
 
     def frame_times(self, group):
         """Times in seconds of a group's frames (group 0 = low-pass, 1.. octaves)."""
