@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py sample_audio $(BUILD)/demo
+	$(PY) -m msft_cli render $(BUILD)/demo/*.h5 -o $(BUILD)/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
