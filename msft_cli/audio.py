@@ -169,12 +169,23 @@ def _format_for(path):
     return formats[ext]
 
 
+#: Sample formats a resynthesis may inherit from its source (codecs such as MP3 may not).
+_PLAIN_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
+
+
 def subtype_fits(path, subtype):
-    """Whether files named like ``path`` can be written with ``subtype``."""
+    """Whether a source's ``subtype`` can be kept when writing files named like ``path``.
+
+    Plain PCM and float sample formats carry over, and so does a codec into its
+    own format (Vorbis into .ogg); a codec into another format (MP3 samples into
+    .wav) does not, and the output format's default is used instead.
+    """
     try:
-        return sf.check_format(_format_for(path), subtype)
+        fmt = _format_for(path)
     except AudioError:
         return False
+    return sf.check_format(fmt, subtype) and (subtype in _PLAIN_SUBTYPES
+                                              or subtype == sf.default_subtype(fmt))
 
 
 class AudioWriter:
@@ -208,7 +219,8 @@ class AudioWriter:
         except (OSError, sf.SoundFileError, RuntimeError) as exc:
             if getattr(self, "_tmp", None):
                 Path(self._tmp).unlink(missing_ok=True)
-            raise AudioError(f"{self.path}: cannot write ({exc})") from exc
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise AudioError(f"{self.path}: cannot write ({reason})") from exc
 
     def write(self, block):
         """Append samples, shaped (channels, samples)."""

@@ -148,7 +148,8 @@ def analyze(input, output, dtype, compression, quiet, **params):
                                 "[default: the source's].")
 @click.option("--reference", type=click.Path(),
               help="The original audio: print the SNR of the resynthesis against it.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress bar, and no summary unless --reference asks for the SNR.")
 @_fail_cleanly
 def resynth(input, output, subtype, reference, quiet):
     """Resynthesize audio from a container, at the source's rate and channels.

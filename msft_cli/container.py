@@ -56,10 +56,12 @@ class Writer:
     compression : {"none", "gzip", "lzf"}
     source : dict, optional
         ``name``, ``format`` and ``subtype`` of the audio it came from.
+    ranges : list of (first, count), optional
+        Stored frames of each band group (default: :meth:`MSFT.frame_range`).
     """
 
     def __init__(self, path, transform, n_samples, n_channels, dtype="complex64",
-                 compression="none", source=None):
+                 compression="none", source=None, ranges=None):
         if dtype not in DTYPES:
             raise ParameterError(f"dtype={dtype!r} is unknown: must be one of {', '.join(DTYPES)}")
         if compression not in COMPRESSIONS:
@@ -84,13 +86,14 @@ class Writer:
             self._discard()
             raise ContainerError(f"{self.path}: cannot write ({exc.strerror or exc})") from exc
         try:
-            self._layout(transform, n_samples, n_channels, dtype, compression, source or {})
+            self._layout(transform, n_samples, n_channels, dtype, compression, source or {},
+                         ranges)
         except BaseException:
             self._file.close()
             self._discard()
             raise
 
-    def _layout(self, transform, n_samples, n_channels, dtype, compression, source):
+    def _layout(self, transform, n_samples, n_channels, dtype, compression, source, ranges):
         """Root attributes and empty datasets of every band group."""
         f = self._file
         params = transform.to_params()
@@ -111,7 +114,8 @@ class Writer:
         rdtype = np.dtype(cdtype.char.lower())
         for g, (name, spec) in enumerate(zip(_group_names(transform.n_octaves),
                                              transform.groups)):
-            first, count = transform.frame_range(g, n_samples)
+            first, count = (transform.frame_range(g, n_samples) if ranges is None
+                            else ranges[g])
             dt = cdtype if spec.kind == "octave" else rdtype
             per_frame = n_channels * spec.n_bins * dt.itemsize
             chunk = int(min(count, max(1, 1 << int(np.log2(max(1, _CHUNK_BYTES // per_frame))))))
@@ -157,8 +161,9 @@ def save(coefficients, path, dtype=None, compression="none", source=None):
     """
     c = coefficients
     dtype = dtype or np.dtype(c.dtype).name
+    ranges = [(first, arr.shape[2]) for first, arr in zip(c.firsts, c.groups)]
     with Writer(path, c.transform, c.n_samples, c.n_channels, dtype, compression,
-                source) as w:
+                source, ranges) as w:
         for g, arr in enumerate(c.groups):
             w.write(g, c.first_frame(g), arr)
     return Path(path)
@@ -234,7 +239,11 @@ class Container:
             raise
 
     def _open(self):
-        a = self.attrs = {k: _text(v) for k, v in self._file.attrs.items()}
+        try:
+            a = self.attrs = {k: _plain(v) for k, v in self._file.attrs.items()}
+        except (OSError, RuntimeError) as exc:
+            raise ContainerError(f"{self.path}: incomplete or corrupt container (unreadable "
+                                 f"attributes: {exc})") from exc
         fmt = a.get("format")
         if fmt is None:
             raise ContainerError(f"{self.path}: not an msft container (no format attribute)")
@@ -267,7 +276,7 @@ class Container:
         for ds, spec in zip(self._datasets, self.transform.groups):
             try:
                 first, hop = int(ds.attrs["first_frame"]), int(ds.attrs["hop"])
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
                 raise ContainerError(f"{self.path}: dataset {ds.name} lacks its first_frame "
                                      "or hop attribute") from exc
             expected = (self.n_channels, spec.n_bins)
@@ -471,13 +480,23 @@ class Container:
                 f"{self.n_channels} ch, {self.n_octaves} octaves x "
                 f"{self.transform.bins_per_octave} bins>")
 
+    def read_frames(self, octave, first, stop):
+        """Frames with global indices ``first .. stop - 1`` of an octave (or ``"lowpass"`` /
+        ``"highpass"``): ``(channels, bins, stop - first)``, reading only the chunks they
+        overlap; frames not stored are zero (used by :mod:`msft_cli.dataset`)."""
+        g = self._group(octave)
+        if not stop >= first:
+            raise ParameterError(f"stop={stop} must not be before first={first}")
+        at = self.ranges[g][0]
+        return _read_frames(self._datasets[g], int(first) - at, int(stop) - at)
 
-def _text(value):
-    """An attribute as Python text if it is a (byte) string, else unchanged."""
+
+def _plain(value):
+    """An attribute as a plain Python value: (byte) strings as str, numpy scalars unwrapped."""
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
-    if isinstance(value, np.str_):
-        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
     return value
 
 
@@ -530,7 +549,7 @@ class ContainerInfo:
                                     "bins": ds.shape[1], "frames": ds.shape[2],
                                     "fmin": float(spec.frequencies[0]),
                                     "fmax": float(spec.frequencies[-1]),
-                                    "first_time": float(ds.attrs["first_frame_time"])})
+                                    "first_time": c.ranges[g][0] * spec.hop / c.sr})
         self.size = self.path.stat().st_size
 
     def __str__(self):
@@ -572,3 +591,98 @@ def _human(n):
 def info(path):
     """Summary of a container: a :class:`ContainerInfo`, printable."""
     return ContainerInfo(path)
+
+
+# -- model files of the linear-layer experiment (msft_cli.learn_dft) -----------
+MODEL_FORMAT_NAME = "msft-model"
+MODEL_FORMAT_VERSION = 1
+
+
+def save_model(path, weights, attrs, arrays):
+    """Write a model file of :mod:`msft_cli.learn_dft` atomically (temporary name, then rename).
+
+    Layout (format ``"msft-model"``, version 1, readable with plain h5py):
+    root attributes ``format``, ``format_version``, ``msft_version`` and
+    ``attrs`` (strings and numbers; JSON strings for nested settings); the
+    dataset ``weights`` ``(n_inputs, n_outputs)`` float64, chunked by rows with
+    a Fletcher-32 checksum; one dataset per entry of ``arrays`` (names may hold
+    ``/`` for groups, e.g. ``history/loss``).
+
+    Returns the path.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ContainerError(f"{path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise ContainerError(f"{path}: is a folder")
+    weights = np.asarray(weights, dtype=np.float64)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.close(fd)
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update({"format": MODEL_FORMAT_NAME, "format_version": MODEL_FORMAT_VERSION,
+                            "msft_version": __version__})
+            f.attrs.update(attrs)
+            rows = max(1, min(weights.shape[0], _CHUNK_BYTES * 8 // max(1, weights.shape[1] * 8)))
+            f.create_dataset("weights", data=weights, chunks=(rows, weights.shape[1]),
+                             fletcher32=True)
+            for name, value in arrays.items():
+                f.create_dataset(name, data=np.asarray(value))
+        publish(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise ContainerError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def load_model(path):
+    """Read a model file written by :func:`save_model`.
+
+    Returns a dict: ``attrs`` (root attributes, strings decoded), ``weights``
+    (ndarray), ``arrays`` (every other dataset by its full name without the
+    leading ``/``, e.g. ``history/loss``).
+
+    Raises
+    ------
+    ContainerError
+        Missing, a folder, not HDF5, not an msft model, a newer format version,
+        or unreadable (corrupt) data.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ContainerError(f"{path}: no such file")
+    if path.is_dir():
+        raise ContainerError(f"{path}: is a folder, not a model file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ContainerError(f"{path}: not an HDF5 file (corrupt or another format)") from exc
+    with f:
+        attrs = {k: (v.decode(errors="replace") if isinstance(v, bytes) else v)
+                 for k, v in f.attrs.items()}
+        if attrs.get("format") != MODEL_FORMAT_NAME:
+            raise ContainerError(f"{path}: not an msft model file (format attribute is "
+                                 f"{attrs.get('format')!r}, expected {MODEL_FORMAT_NAME!r})")
+        version = attrs.get("format_version")
+        if not isinstance(version, (int, np.integer)):
+            raise ContainerError(f"{path}: has no integer format_version")
+        if version > MODEL_FORMAT_VERSION:
+            raise ContainerError(f"{path}: model format version {version} is newer than this "
+                                 f"msft reads ({MODEL_FORMAT_VERSION}): upgrade msft")
+        arrays = {}
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and name != "weights":
+                arrays[name] = obj[()]
+        try:
+            if "weights" not in f:
+                raise ContainerError(f"{path}: incomplete model file (no weights dataset)")
+            weights = f["weights"][()]
+            f.visititems(visit)
+        except (OSError, RuntimeError) as exc:
+            raise ContainerError(f"{path}: cannot read (corrupt data: {exc})") from exc
+    return {"attrs": attrs, "weights": weights, "arrays": arrays}

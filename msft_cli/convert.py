@@ -36,6 +36,14 @@ def default_output(path, suffix):
     return Path(path).with_suffix(suffix)
 
 
+def _refuse_overwriting(output, *inputs):
+    """An output must not replace one of the files it is made from."""
+    for path in inputs:
+        if path is not None and str(path) != "-" and output.exists() and Path(path).exists() \
+                and output.resolve() == Path(path).resolve():
+            raise ParameterError(f"{output}: is also an input: choose another output name")
+
+
 def analyze(path, output=None, transform=None, dtype="complex64", compression="none",
             progress=None, **params):
     """Transform an audio file into a container.
@@ -74,6 +82,7 @@ def analyze(path, output=None, transform=None, dtype="complex64", compression="n
     if str(path) == "-" and output is None:
         raise ParameterError("output is required when reading standard input")
     output = Path(output) if output is not None else default_output(path, ".h5")
+    _refuse_overwriting(output, path)
     began = time.perf_counter()
     with AudioSource(path) as src:
         if transform is None:
@@ -126,6 +135,7 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None):
     Report
     """
     output = Path(output) if output is not None else Path(path).with_suffix(".resynth.wav")
+    _refuse_overwriting(output, path, reference)
     began = time.perf_counter()
     with load(path) as c:
         if subtype is None and c.source["subtype"]:
