@@ -1,0 +1,1077 @@
+"""Training data from containers: fixed-length crops, encodings with exact decodes, workers.
+
+A :class:`CropDataset` reads fixed-length crops out of a folder (or a list) of
+containers. It is indexable and iterable, so PyTorch's ``DataLoader`` (or any
+loop over indices) can use it, with worker processes, without this module
+importing torch.
+
+Alignment
+    Crops start on a frame of the lowest octave, whose hop ``H`` (the largest of
+    the transform, a power of two) is a multiple of every other band group's
+    hop. A crop of ``L`` lowest-octave frames starting at lowest-octave frame
+    ``n`` covers the samples ``n * H .. (n + L) * H`` and holds, in octave
+    ``j``, the global frames ``n * 2**j .. (n + L) * 2**j - 1``: every octave's
+    grid starts at the crop's first sample, and every crop has the same shapes.
+
+Reading
+    Each crop slices the containers' datasets through
+    :meth:`msft_cli.container.Container.read_frames`, which reads only the chunks
+    the crop overlaps. Files are opened on first use in each process (the
+    dataset keeps paths, never an HDF5 handle it inherited: after a fork, the
+    child opens its own), and at most ``max_open`` stay open per process.
+
+Encodings (:class:`Encoding`)
+    ``"complex"`` and ``"realimag"`` keep the coefficients as they are;
+    ``"magnitude"`` and ``"db"`` keep the magnitudes (decode with the original
+    phase, or magnitude-only); ``"ifreq"`` keeps the magnitude and the phase's
+    advance per frame relative to the bin's centre frequency, and its decode
+    integrates it back from the crop's initial phase, exactly up to float32
+    rounding.
+
+Examples
+--------
+>>> from msft_cli.dataset import CropDataset
+>>> data = CropDataset("containers/", seconds=2.0, encoding="realimag")  # doctest: +SKIP
+>>> sample = data[0]                                                      # doctest: +SKIP
+>>> [a.shape for a in sample["octaves"]]  # 2 planes, 12 bins, 11 * 2**j  # doctest: +SKIP
+>>> audio = data.to_audio(sample)         # the crop's audio, exact in its middle  # doctest: +SKIP
+"""
+
+import itertools
+import mmap
+import multiprocessing
+import os
+import secrets
+from collections import OrderedDict, deque
+from pathlib import Path
+
+import numpy as np
+
+from .container import load
+from .errors import ContainerError, ParameterError
+from .transform import MSFT, Coefficients
+
+ENCODINGS = ("complex", "realimag", "magnitude", "db", "ifreq")
+LAYOUTS = ("octaves", "image")
+ORDERS = ("random", "sequential")
+SHORT = ("error", "skip", "pad")
+CHANNELS = ("mix", "each", "all")
+DTYPES = ("float32", "float64")
+
+#: Quantum (radians) of the stored ``"ifreq"`` phase deviations: a power of two
+#: small enough that a deviation (at most pi plus one quantum) is exact in float32,
+#: so the decode's running sum in float64 is exact and errors never accumulate.
+IF_QUANTUM = 2.0 ** -21
+
+#: Transform parameters that must agree between the containers of one dataset.
+_PARAMS = ("sr", "fmin", "bins_per_octave", "n_octaves", "tuning", "window", "mode")
+
+
+# -- encodings -----------------------------------------------------------------------------
+
+def _principal(x):
+    """Angles wrapped to ``[-pi, pi]`` (``x - 2 pi round(x / 2 pi)``: faster than ``%``)."""
+    return x - (2 * np.pi) * np.round(x * (0.5 / np.pi))
+
+
+class Encoding:
+    """How complex octave coefficients become real arrays for a model, and back.
+
+    Every encoding maps one octave's complex array ``(..., channels, bins,
+    frames)`` to an array ``(..., planes * channels, bins, frames)``: the
+    planes of the encoding, each holding every channel (``[re ch0, re ch1, im
+    ch0, im ch1]`` for ``"realimag"`` in stereo).
+
+    Parameters
+    ----------
+    name : {"complex", "realimag", "magnitude", "db", "ifreq"}
+        ``"complex"``: the coefficients themselves (1 complex plane; exact).
+        ``"realimag"``: real and imaginary parts (2 planes; exact).
+        ``"magnitude"``: ``|c|`` (1 plane). ``"db"``: ``20 log10(|c| / ref)``,
+        floored at ``floor_db`` (1 plane). Both drop the phase: decode with the
+        original phase (exact, and for ``"db"`` exact above the floor, while
+        values at the floor decode to 0), or as magnitudes with zero phase.
+        ``"ifreq"``: magnitude and instantaneous-frequency deviation (2 planes;
+        exact up to float rounding, with the initial phases returned by
+        :meth:`encode`). The deviation at frame ``t`` is the phase advance from
+        frame ``t - 1`` minus the advance of a sine at the bin's centre
+        frequency ``f`` over one hop ``h``, ``2 pi f h / sr``, wrapped to
+        ``[-pi, pi]``, in radians per the octave's own hop; it is quantised to
+        :data:`IF_QUANTUM` so that the decode's running sum is exact.
+    ref : float
+        Reference amplitude of 0 dB (1.0: dBFS), for ``"db"`` and ``magnitude="db"``.
+    floor_db : float
+        Lowest level kept, in dB relative to ``ref``; quieter values become the floor.
+    magnitude : {"linear", "db"}
+        Magnitude plane of ``"ifreq"``: linear (exact) or in dB (exact above the floor).
+    dtype : {"float32", "float64"}
+        Type of the encoded planes (complex64 or complex128 for ``"complex"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from msft_cli import MSFT
+    >>> from msft_cli.dataset import Encoding
+    >>> t = MSFT(22050, fmin=220.0)
+    >>> c = t.forward(np.random.default_rng(0).standard_normal((1, 22050)), dtype="complex64")
+    >>> enc = Encoding("ifreq")
+    >>> planes, phase0 = enc.encode(c.groups[1:-1], t)
+    >>> back = enc.decode(planes, t, phase0=phase0)
+    >>> bool(np.allclose(back[2], c.groups[3], rtol=0, atol=1e-5))
+    True
+    """
+
+    def __init__(self, name="realimag", ref=1.0, floor_db=-120.0, magnitude="linear",
+                 dtype="float32"):
+        if name not in ENCODINGS:
+            raise ParameterError(f"encoding={name!r} is unknown: must be one of "
+                                 f"{', '.join(ENCODINGS)}")
+        ref = float(ref)
+        if not np.isfinite(ref) or ref <= 0:
+            raise ParameterError(f"ref={ref:g} must be a positive amplitude")
+        floor_db = float(floor_db)
+        if not np.isfinite(floor_db):
+            raise ParameterError(f"floor_db={floor_db:g} must be a finite level in dB")
+        if magnitude not in ("linear", "db"):
+            raise ParameterError(f"magnitude={magnitude!r} is unknown: must be linear or db")
+        if dtype not in DTYPES:
+            raise ParameterError(f"dtype={dtype!r} is unknown: must be one of "
+                                 f"{', '.join(DTYPES)}")
+        self.name, self.ref, self.floor_db = name, ref, floor_db
+        self.magnitude, self.dtype = magnitude, np.dtype(dtype)
+
+    @property
+    def planes(self):
+        """Planes per channel: 2 for ``"realimag"`` and ``"ifreq"``, else 1."""
+        return 2 if self.name in ("realimag", "ifreq") else 1
+
+    @property
+    def exact(self):
+        """Whether :meth:`decode` gives back the coefficients without the original phase."""
+        return self.name in ("complex", "realimag") or (self.name == "ifreq"
+                                                        and self.magnitude == "linear")
+
+    @property
+    def keeps_phase(self):
+        """Whether the encoding holds the phase (``"magnitude"`` and ``"db"`` do not)."""
+        return self.name not in ("magnitude", "db")
+
+    @property
+    def magnitude_like(self):
+        """One plane growing with ``|c|``: can be pooled by its maximum on a coarser grid."""
+        return self.name in ("magnitude", "db")
+
+    def to_params(self):
+        """The encoding's parameters as a dict (``Encoding(**params)`` inverts it)."""
+        return {"name": self.name, "ref": self.ref, "floor_db": self.floor_db,
+                "magnitude": self.magnitude, "dtype": self.dtype.name}
+
+    def __repr__(self):
+        return "Encoding(" + ", ".join(f"{k}={v!r}" for k, v in self.to_params().items()) + ")"
+
+    def __eq__(self, other):
+        return isinstance(other, Encoding) and self.to_params() == other.to_params()
+
+    def __hash__(self):
+        return hash(tuple(self.to_params().values()))
+
+    # -- one octave ----------------------------------------------------------------------
+    def _db(self, mag):
+        """Levels in dB, the floor exactly ``floor_db`` (in the output type too)."""
+        with np.errstate(divide="ignore"):
+            db = 20.0 * np.log10(np.asarray(mag, np.float64) / self.ref)
+        return np.maximum(db, self.floor_db)
+
+    def _undb(self, db):
+        """Magnitudes from levels; the floor (in the levels' type) and below give 0."""
+        db = np.asarray(db)
+        floor = np.asarray(self.floor_db).astype(db.dtype if db.dtype.kind == "f" else float)
+        return np.where(db <= floor, 0.0, self.ref * 10.0 ** (db.astype(np.float64) / 20.0))
+
+    def _advance(self, transform, octave):
+        """Phase advance over one hop of a sine at each bin centre of an octave."""
+        hop = transform.hops[octave]
+        return 2 * np.pi * np.asarray(transform.frequencies[octave]) * hop / transform.sr
+
+    def _encode(self, c, transform, octave, prev=0):
+        """Planes ``(..., planes * channels, bins, frames)`` of one octave, and its initial
+        phases ``(..., channels, bins)`` for ``"ifreq"`` (else None).
+
+        ``c`` holds ``prev`` (0 or 1) frames before the first one encoded: with one,
+        the first ``"ifreq"`` deviation is measured from it, else it is 0.
+        """
+        real, cplx = self.dtype, np.result_type(self.dtype, np.complex64)
+        c = np.asarray(c)
+        if self.name == "complex":
+            return c[..., prev:].astype(cplx, copy=False), None
+        if self.name == "realimag":
+            c = c[..., prev:]
+            return np.concatenate([c.real, c.imag], axis=-3).astype(real), None
+        if self.name in ("magnitude", "db"):
+            mag = np.abs(c[..., prev:])
+            return (self._db(mag) if self.name == "db" else mag).astype(real), None
+        mag = np.abs(c[..., prev:])
+        channels, frames = c.shape[-3], mag.shape[-1]
+        out = np.empty(c.shape[:-3] + (2 * channels,) + mag.shape[-2:], real)
+        out[..., :channels, :, :] = self._db(mag) if self.magnitude == "db" else mag
+        steps = out[..., channels:, :, :]
+        phi = np.angle(c.astype(np.complex128))
+        phase0 = phi[..., prev].astype(real)
+        dev = np.diff(phi, axis=-1)
+        dev -= self._advance(transform, octave)[:, None]
+        dev = _principal(dev)
+        # the unwrapped deviation since the first frame, on the quantum's grid: its
+        # differences are exact in float32 and their running sum is exact in float64
+        grid = np.cumsum(dev[..., prev:], axis=-1)
+        grid *= 1.0 / IF_QUANTUM
+        np.round(grid, out=grid)
+        if frames > 1:
+            steps[..., 1] = grid[..., 0]
+            steps[..., 2:] = np.diff(grid, axis=-1)
+            steps[..., 1:] *= IF_QUANTUM  # integers times a power of two: exact
+        steps[..., 0] = (np.round(dev[..., 0] / IF_QUANTUM) * IF_QUANTUM) if prev else 0.0
+        return out, phase0
+
+    def _decode(self, x, transform, octave, phase=None, phase0=None):
+        """Complex ``(..., channels, bins, frames)`` from one octave's planes."""
+        cplx = np.result_type(self.dtype, np.complex64)
+        x = np.asarray(x)
+        if x.ndim < 3:
+            raise ParameterError(f"octave {octave}: encoded array has shape {x.shape}: must "
+                                 "be (..., planes * channels, bins, frames)")
+        planes = x.shape[-3]
+        if planes % self.planes:
+            raise ParameterError(f"octave {octave}: {planes} planes is not a multiple of "
+                                 f"{self.planes} ({self.name!r} has {self.planes} per channel)")
+        half = planes // self.planes
+        if self.name == "complex":
+            return x.astype(cplx, copy=False)
+        if self.name == "realimag":
+            return (x[..., :half, :, :] + 1j * x[..., half:, :, :]).astype(cplx)
+        if self.name in ("magnitude", "db"):
+            mag = self._undb(x) if self.name == "db" else np.asarray(x, np.float64)
+            if phase is None:
+                return mag.astype(cplx)
+            return (mag * np.exp(1j * np.asarray(phase, np.float64))).astype(cplx)
+        mag = x[..., :half, :, :]
+        mag = self._undb(mag) if self.magnitude == "db" else mag.astype(np.float64)
+        steps = np.asarray(x[..., half:, :, :], np.float64).copy()
+        steps[..., 0] = 0.0
+        frames = np.arange(x.shape[-1])
+        phi = np.cumsum(steps, axis=-1) + frames * self._advance(transform, octave)[:, None]
+        if phase0 is not None:
+            phi = phi + np.asarray(phase0, np.float64)[..., None]
+        return (mag * np.exp(1j * phi)).astype(cplx)
+
+    # -- every octave --------------------------------------------------------------------
+    def encode(self, octaves, transform):
+        """Encode complex octaves.
+
+        Parameters
+        ----------
+        octaves : list of ndarray
+            One complex array ``(..., channels, bins, frames)`` per octave, coarse
+            to fine (``Coefficients.groups[1:-1]``, ``Crop.octaves``).
+        transform : MSFT
+            The transform they come from (``"ifreq"`` needs its hops and frequencies).
+
+        Returns
+        -------
+        planes : list of ndarray
+            ``(..., planes * channels, bins, frames)`` per octave.
+        phase0 : list of ndarray or None
+            ``"ifreq"``: the phase of each bin's first frame, ``(..., channels,
+            bins)`` per octave (the first deviation is 0); else None.
+        """
+        out = [self._encode(c, transform, j) for j, c in enumerate(octaves)]
+        planes = [p for p, _ in out]
+        return planes, ([p0 for _, p0 in out] if self.name == "ifreq" else None)
+
+    def decode(self, planes, transform, phase=None, phase0=None):
+        """Complex octaves from encoded planes (a model's output as well as :meth:`encode`'s).
+
+        Parameters
+        ----------
+        planes : list of array_like
+            ``(..., planes * channels, bins, frames)`` per octave.
+        transform : MSFT
+        phase : list of array_like, optional
+            ``"magnitude"``, ``"db"``: the phase in radians of every coefficient,
+            ``(..., channels, bins, frames)`` per octave. Without it the
+            coefficients are the magnitudes with zero phase.
+        phase0 : list of array_like, optional
+            ``"ifreq"``: the initial phases :meth:`encode` returned. Without them
+            every bin starts at phase 0 (the same sound up to a phase per bin).
+
+        Returns
+        -------
+        list of ndarray
+            Complex ``(..., channels, bins, frames)`` per octave.
+        """
+        if phase is not None and self.name not in ("magnitude", "db"):
+            raise ParameterError(f"phase applies to the magnitude and db encodings, not "
+                                 f"{self.name!r}")
+        if phase0 is not None and self.name != "ifreq":
+            raise ParameterError(f"phase0 applies to the ifreq encoding, not {self.name!r}")
+        for name, extra in (("phase", phase), ("phase0", phase0)):
+            if extra is not None and len(extra) != len(planes):
+                raise ParameterError(f"{name} has {len(extra)} arrays for {len(planes)} "
+                                     "octaves")
+        return [self._decode(x, transform, j,
+                             None if phase is None else phase[j],
+                             None if phase0 is None else phase0[j])
+                for j, x in enumerate(planes)]
+
+
+def _encoding(value):
+    if isinstance(value, Encoding):
+        return value
+    if isinstance(value, str):
+        return Encoding(value)
+    raise TypeError(f"encoding must be a name or an Encoding, not {type(value).__name__}")
+
+
+# -- the dataset -----------------------------------------------------------------------------
+
+def _show(value):
+    """A parameter's value for a message: text quoted, numbers plain."""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _container_paths(source, pattern):
+    """Container paths from a folder, a file, or a list of them, in a stable order."""
+    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    if not items:
+        raise ParameterError("source is an empty list: give a folder or container paths")
+    paths = []
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"source entries must be paths, not {type(item).__name__}")
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.rglob(pattern) if q.is_file())
+            if not found:
+                raise ContainerError(f"{p}: no containers ({pattern}) in this folder")
+            paths.extend(found)
+        elif p.exists():
+            paths.append(p)
+        else:
+            raise ContainerError(f"{p}: no such file or folder")
+    return paths
+
+
+class CropDataset:
+    """Fixed-length crops of a folder (or list) of containers, for training.
+
+    Indexable (``len``, ``data[i]``) and iterable; every item depends only on
+    ``(seed, epoch, index)``, so workers, processes and repeated runs see the
+    same crops.
+
+    Parameters
+    ----------
+    source : path or list of paths
+        A folder (searched recursively for ``pattern``), a container, or a list of both.
+    seconds : float, optional
+        Crop length in seconds, rounded to the nearest whole number of
+        lowest-octave frames (:attr:`crop_seconds` is the exact length).
+        Default 2.0 unless ``frames`` is given.
+    frames : int, optional
+        Crop length in frames of the lowest octave (instead of ``seconds``).
+    order : {"random", "sequential"}
+        ``"random"``: crops at random lowest-octave frames, uniform over all
+        the audio (each file weighted by its number of possible starts), drawn
+        from ``(seed, epoch, index)``. ``"sequential"``: every file cut into
+        consecutive crops from time 0, files in sorted order.
+    n_crops : int, optional
+        Length of a random epoch. Default: as many crops as ``"sequential"`` has.
+    seed : int
+        Seed of the random crops (non-negative).
+    channels : {"mix", "each", "all"} or int
+        ``"mix"``: the mean of the channels (the coefficients of the mono mix,
+        since the transform is linear); ``"each"``: every channel is an item of
+        its own (random: a channel drawn at random); ``"all"``: every channel,
+        stacked (all files must have the same number); an int: that channel.
+    encoding : str or Encoding
+        See :class:`Encoding`. Default ``"realimag"``.
+    layout : {"octaves", "image"}
+        ``"octaves"``: one array per octave, coarse to fine, each at its own
+        hop. ``"image"``: one array ``(planes * channels, n_octaves * bins,
+        cells)`` on the grid of ``image_hop``, cells centred on their times:
+        coarser octaves hold each frame over the cells nearest to it, finer
+        ones (only for ``"magnitude"`` and ``"db"``) are pooled to the largest
+        value within half a cell, as :meth:`Container.image` does.
+    image_hop : int, optional
+        Grid step in samples of ``"image"``, a power of two between the finest
+        and the coarsest octave hop. Default: the finest (every frame kept).
+    residuals : bool
+        Also return the low-pass and high-pass bands' frames (real, not encoded),
+        which :meth:`to_audio` needs for the frequencies outside the octaves.
+    short : {"error", "skip", "pad"}
+        What to do with a file shorter than one crop: refuse it (naming it),
+        leave it out (listed in :attr:`skipped`), or crop it from time 0 with
+        the transform of its zero continuation (``sample["valid"]`` says how
+        many seconds are signal). ``"pad"`` also keeps the last, partial crop
+        of every file in ``"sequential"`` order.
+    pattern : str
+        Glob pattern of containers in folders. Default ``"*.h5"``.
+    max_open : int
+        Containers kept open per process (least recently used are closed).
+
+    Attributes
+    ----------
+    paths : list of Path
+        The containers used, sorted per folder.
+    skipped : list of (Path, str)
+        Files left out with ``short="skip"``, with the reason.
+    n_samples, n_channels : list of int
+        Length and channel count of each container.
+    params : dict
+        The transform's parameters (:meth:`MSFT.to_params`), shared by every container.
+    transform : MSFT
+        The transform every container was made with (made per process).
+    sr : int
+    hops : list of int
+        Hop of each octave in samples, coarse to fine.
+    frequencies : list of ndarray
+        Bin centres in Hz, per octave.
+    crop_frames, crop_samples : int
+        Crop length in lowest-octave frames and in samples.
+    crop_seconds : float
+    grid_hop : int
+        Hop of the lowest octave (the largest of the transform): crops start on
+        multiples of it, in samples.
+    shapes : list of tuple or tuple
+        Shapes of an item's ``"octaves"`` or ``"image"``.
+    epoch : int
+        Set by :meth:`set_epoch`.
+
+    Raises
+    ------
+    ContainerError
+        A folder without containers, a file that is not a container, or two
+        containers made with different transform parameters (naming both files
+        and the parameter).
+    ParameterError
+        Bad values, and a file shorter than a crop with ``short="error"``.
+
+    Examples
+    --------
+    >>> from msft_cli.dataset import CropDataset
+    >>> data = CropDataset("containers/", seconds=2.0, encoding="db")  # doctest: +SKIP
+    >>> data.set_epoch(1)                          # new random crops  # doctest: +SKIP
+    >>> [a.shape for a in data[0]["octaves"]]      # doctest: +SKIP
+    [(1, 12, 11), (1, 12, 22), (1, 12, 44), ...]
+    """
+
+    def __init__(self, source, seconds=None, frames=None, order="random", n_crops=None,
+                 seed=0, channels="mix", encoding="realimag", layout="octaves",
+                 image_hop=None, residuals=False, short="error", pattern="*.h5",
+                 max_open=32):
+        for name, value, allowed in (("order", order, ORDERS), ("layout", layout, LAYOUTS),
+                                     ("short", short, SHORT)):
+            if value not in allowed:
+                raise ParameterError(f"{name}={value!r} is unknown: must be one of "
+                                     f"{', '.join(allowed)}")
+        if isinstance(channels, bool) or not (
+                channels in CHANNELS if isinstance(channels, str)
+                else isinstance(channels, (int, np.integer)) and channels >= 0):
+            raise ParameterError(f"channels={channels!r} must be one of {', '.join(CHANNELS)} "
+                                 "or a channel index (0, 1, ...)")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ParameterError(f"seed={seed!r} must be a non-negative integer")
+        if isinstance(max_open, bool) or not isinstance(max_open, (int, np.integer)) \
+                or max_open < 1:
+            raise ParameterError(f"max_open={max_open!r} must be a positive integer")
+        if n_crops is not None:
+            if order != "random":
+                raise ParameterError("n_crops applies to order='random' only")
+            if isinstance(n_crops, bool) or not isinstance(n_crops, (int, np.integer)) \
+                    or n_crops < 1:
+                raise ParameterError(f"n_crops={n_crops!r} must be a positive integer")
+        self.encoding = _encoding(encoding)
+        self.order, self.layout, self.short = order, layout, short
+        self.channels = channels if isinstance(channels, str) else int(channels)
+        self.seed, self.epoch = int(seed), 0
+        self.residuals = bool(residuals)
+        self.max_open = int(max_open)
+        self._boxes, self._pid, self._transforms = OrderedDict(), os.getpid(), {}
+        self._survey(_container_paths(source, pattern))
+        self._length(seconds, frames)
+        self._image_grid(image_hop)
+        self._index(n_crops)
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _survey(self, paths):
+        """Open every container once: same parameters, channel counts, lengths."""
+        self.params = None
+        first = None
+        self.n_samples, self.n_channels = [], []
+        for path in paths:
+            with load(path) as box:
+                params = box.transform.to_params()
+                n_samples, n_channels = box.n_samples, box.n_channels
+            if first is None:
+                first, self.params = path, params
+            else:
+                for key in _PARAMS:
+                    if params[key] != self.params[key]:
+                        raise ContainerError(
+                            f"{path} was made with {key}={_show(params[key])} but {first} "
+                            f"with {key}={_show(self.params[key])}: the containers of one "
+                            "dataset must share the transform's parameters")
+            if self.channels == "all" and self.n_channels \
+                    and n_channels != self.n_channels[0]:
+                raise ContainerError(
+                    f"{path} has {n_channels} channel(s) but {paths[0]} has "
+                    f"{self.n_channels[0]}: channels='all' needs the same number in every "
+                    "file (use 'mix', 'each' or a channel index)")
+            if isinstance(self.channels, int) and self.channels >= n_channels:
+                raise ParameterError(f"channels={self.channels} does not exist in {path}: it "
+                                     f"has {n_channels} channel(s)")
+            self.n_samples.append(n_samples)
+            self.n_channels.append(n_channels)
+        self.paths = list(paths)
+        t = self.transform
+        self.sr = t.sr
+        self.hops = list(t.hops)
+        self.grid_hop = max(g.hop for g in t.groups)
+        self.frequencies = [np.asarray(f) for f in t.frequencies]
+
+    def _length(self, seconds, frames):
+        if seconds is not None and frames is not None:
+            raise ParameterError("give seconds or frames, not both")
+        if frames is not None:
+            if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) \
+                    or frames < 1:
+                raise ParameterError(f"frames={frames!r} must be a positive integer (frames "
+                                     "of the lowest octave)")
+            count = int(frames)
+        else:
+            seconds = 2.0 if seconds is None else seconds
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.number)) \
+                    or not np.isfinite(seconds) or seconds <= 0:
+                raise ParameterError(f"seconds={seconds!r} must be a positive duration")
+            count = max(1, int(round(seconds * self.sr / self.grid_hop)))
+        self.crop_frames = count
+        self.crop_samples = count * self.grid_hop
+        self.crop_seconds = self.crop_samples / self.sr
+        starts, kept, self.skipped = [], [], []
+        for i, (path, n) in enumerate(zip(self.paths, self.n_samples)):
+            fits = n // self.grid_hop - count + 1
+            if fits >= 1:
+                starts.append(fits)
+                kept.append(i)
+                continue
+            reason = (f"{path}: lasts {n / self.sr:.3f} s, shorter than a crop of "
+                      f"{self.crop_seconds:.3f} s")
+            if self.short == "error":
+                raise ParameterError(f"{reason}: pass short='skip' to leave such files out "
+                                     "or short='pad' to pad their crops with silence")
+            if self.short == "skip":
+                self.skipped.append((path, reason.split(": ", 1)[1]))
+            else:
+                starts.append(1)
+                kept.append(i)
+        if not kept:
+            raise ParameterError(f"no container lasts a crop of {self.crop_seconds:.3f} s "
+                                 f"({len(self.paths)} skipped as too short)")
+        self.paths = [self.paths[i] for i in kept]
+        self.n_samples = [self.n_samples[i] for i in kept]
+        self.n_channels = [self.n_channels[i] for i in kept]
+        #: possible crop starts (lowest-octave frames) of each file
+        self._starts = np.array(starts, dtype=np.int64)
+
+    def _image_grid(self, image_hop):
+        """Per octave: which frames a crop reads, relative to its first, and how they map."""
+        hops = self.hops
+        if self.layout == "octaves":
+            if image_hop is not None:
+                raise ParameterError("image_hop applies to layout='image' only")
+            self.image_hop = None
+        else:
+            image_hop = hops[-1] if image_hop is None else image_hop
+            if isinstance(image_hop, bool) or not isinstance(image_hop, (int, np.integer)) \
+                    or not hops[-1] <= image_hop <= hops[0] or image_hop & (image_hop - 1):
+                raise ParameterError(f"image_hop={image_hop!r} must be a power of two between "
+                                     f"{hops[-1]} and {hops[0]}")
+            if image_hop > hops[-1] and not self.encoding.magnitude_like:
+                raise ParameterError(
+                    f"image_hop={image_hop} is coarser than the finest octave's hop "
+                    f"{hops[-1]}: pooling frames would lose the {self.encoding.name!r} "
+                    "encoding's information; use image_hop=None, layout='octaves' or a "
+                    "magnitude or db encoding")
+            self.image_hop = int(image_hop)
+        prev = 1 if self.encoding.name == "ifreq" else 0
+        self._plan = []
+        for j, h in enumerate(hops):
+            frames = self.crop_frames * 2**j
+            if self.layout == "octaves":
+                self._plan.append((-prev, frames, prev, None, 1))
+                continue
+            cells = self.crop_samples // self.image_hop
+            if h >= self.image_hop:  # each cell takes the frame nearest to its centre
+                r = h // self.image_hop
+                nearest = (np.arange(cells) + r // 2) // r
+                self._plan.append((-prev, int(nearest[-1]) + 1, prev, nearest, 1))
+            else:  # the largest value of the r frames within half a cell of the centre
+                r = self.image_hop // h
+                self._plan.append((-(r // 2), cells * r - r // 2, 0, None, r))
+
+    def _index(self, n_crops):
+        per_file = np.array([self._items_per_crop(i) for i in range(len(self.paths))])
+        if self.order == "sequential":
+            counts = np.array([self._sequential_starts(i) for i in range(len(self.paths))])
+            self._counts = counts * per_file
+            self._offsets = np.concatenate([[0], np.cumsum(self._counts)])
+            self._len = int(self._offsets[-1])
+        else:
+            self._cum_starts = np.cumsum(self._starts)
+            if n_crops is None:
+                n_crops = int(sum(self._sequential_starts(i) * per_file[i]
+                                  for i in range(len(self.paths))))
+            self._len = int(n_crops)
+
+    def _items_per_crop(self, i):
+        return self.n_channels[i] if self.channels == "each" else 1
+
+    def _sequential_starts(self, i):
+        """Consecutive crops of file ``i``: whole ones, plus a partial last one with pad."""
+        fits = int(self._starts[i])
+        whole = (fits - 1) // self.crop_frames + 1
+        if self.short != "pad":
+            return whole if self.n_samples[i] >= self.crop_samples else 0
+        return -(-self.n_samples[i] // self.crop_samples)
+
+    # -- per process ---------------------------------------------------------------------------
+    @property
+    def transform(self):
+        """The containers' transform (made in each process on first use)."""
+        t = self._transforms.get("data")
+        if t is None:
+            t = self._transforms["data"] = MSFT.from_params(self.params, threads=1)
+        return t
+
+    def _inverse_transform(self):
+        """The zero-mode transform that resynthesizes crops (blocks of one crop)."""
+        t = self._transforms.get("inverse")
+        if t is None:
+            params = dict(self.params, mode="zero")
+            t = self._transforms["inverse"] = MSFT.from_params(
+                params, threads=1, block_size=self.crop_samples)
+        return t
+
+    def _box(self, i):
+        """Container ``i``, opened in this process (never a handle inherited by a fork)."""
+        pid = os.getpid()
+        if pid != self._pid:
+            stale, self._boxes, self._pid = self._boxes, OrderedDict(), pid
+            self._transforms = {}
+            for box in stale.values():  # this process's copies only: the parent keeps its own
+                try:
+                    box.close()
+                except Exception:  # noqa: BLE001 - a copy that cannot close is simply dropped
+                    pass
+        box = self._boxes.get(i)
+        if box is None:
+            box = self._boxes[i] = load(self.paths[i])
+            if box.transform.to_params() != self.params or box.n_samples != self.n_samples[i]:
+                del self._boxes[i]
+                box.close()
+                raise ContainerError(f"{self.paths[i]}: changed since the dataset was made")
+            while len(self._boxes) > self.max_open:
+                self._boxes.popitem(last=False)[1].close()
+        else:
+            self._boxes.move_to_end(i)
+        return box
+
+    def close(self):
+        """Close the containers this process opened."""
+        if self._pid == os.getpid():
+            for box in self._boxes.values():
+                box.close()
+        self._boxes = OrderedDict()
+        self._pid = os.getpid()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_boxes"], state["_transforms"], state["_pid"] = OrderedDict(), {}, None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._pid = os.getpid()
+
+    # -- items -------------------------------------------------------------------------------
+    def __len__(self):
+        return self._len
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def set_epoch(self, epoch):
+        """Choose the random crops of another epoch (no effect on ``"sequential"``).
+
+        With PyTorch's ``DataLoader``, call it before iterating (workers are
+        made per epoch unless ``persistent_workers=True``).
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ParameterError(f"epoch={epoch!r} must be a non-negative integer")
+        self.epoch = int(epoch)
+
+    def locate(self, index):
+        """Where item ``index`` is: ``(file, frame, channel)``, the arguments of :meth:`read`.
+
+        ``file`` indexes :attr:`paths`, ``frame`` is the crop's first
+        lowest-octave frame, ``channel`` the channel index or -1 (``"mix"``,
+        ``"all"``).
+        """
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int, not {type(index).__name__}")
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for {n} crops")
+        index = int(index) % n
+        if self.order == "sequential":
+            file = int(np.searchsorted(self._offsets, index, side="right")) - 1
+            rest = index - int(self._offsets[file])
+            per = self._items_per_crop(file)
+            k, ch = divmod(rest, per)
+            channel = ch if self.channels == "each" else self._fixed_channel()
+            return file, k * self.crop_frames, channel
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        u = int(rng.integers(int(self._cum_starts[-1])))
+        file = int(np.searchsorted(self._cum_starts, u, side="right"))
+        frame = u - (int(self._cum_starts[file - 1]) if file else 0)
+        channel = (int(rng.integers(self.n_channels[file])) if self.channels == "each"
+                   else self._fixed_channel())
+        return file, frame, channel
+
+    def _fixed_channel(self):
+        return self.channels if isinstance(self.channels, int) else -1
+
+    def __getitem__(self, index):
+        return self.read(*self.locate(index))
+
+    def _select(self, a, channel):
+        if self.channels == "mix":
+            return a.mean(axis=0, keepdims=True)
+        if self.channels == "all":
+            return a
+        return a[channel:channel + 1]
+
+    def read(self, file, frame, channel=-1):
+        """The crop of file ``file`` starting at lowest-octave frame ``frame``.
+
+        Parameters
+        ----------
+        file : int
+            Index in :attr:`paths`.
+        frame : int
+            First frame, in frames of the lowest octave (time ``frame * grid_hop / sr``).
+        channel : int
+            The channel for ``channels="each"``; ignored otherwise (an int
+            ``channels`` reads that channel).
+
+        Returns
+        -------
+        dict
+            ``"octaves"`` (layout ``"octaves"``): encoded ``(planes * channels,
+            bins, crop_frames * 2**j)`` per octave, and ``"times"``: their frame
+            times in seconds; or ``"image"`` (layout ``"image"``): ``(planes *
+            channels, n_octaves * bins, cells)``, and ``"times"``: the cells'
+            centres. ``"phase0"`` (``"ifreq"``): the initial phases, ``(channels,
+            bins)`` per octave or ``(channels, n_octaves * bins)`` for an image.
+            ``"lowpass"``, ``"highpass"`` (``residuals``): ``(channels, 1,
+            frames)``. ``"file"``, ``"channel"`` (-1: mix or all), ``"frame"``,
+            ``"start"`` (seconds) and ``"valid"`` (seconds of the crop within
+            the signal).
+        """
+        if isinstance(self.channels, int):
+            channel = self.channels
+        elif self.channels == "each":
+            if not 0 <= channel < self.n_channels[file]:
+                raise ParameterError(f"channel={channel} does not exist in "
+                                     f"{self.paths[file]}: it has {self.n_channels[file]}")
+        box = self._box(file)
+        enc = self.encoding
+        cplx = np.result_type(enc.dtype, np.complex64)
+        t = self.transform
+        planes, phase0, times = [], [], []
+        for j, (lo, hi, prev, nearest, pool) in enumerate(self._plan):
+            base = frame * 2**j
+            c = self._select(box.read_frames(j, base + lo, base + hi), channel)
+            x, p0 = enc._encode(c.astype(cplx, copy=False), t, j, prev)
+            if nearest is not None:
+                x = x[..., nearest]
+            elif pool > 1:
+                x = x.reshape(x.shape[:-1] + (-1, pool)).max(axis=-1)
+            planes.append(x)
+            phase0.append(p0)
+            times.append((base + np.arange(self.crop_frames * 2**j)) * self.hops[j] / self.sr)
+        start = frame * self.grid_hop
+        sample = {}
+        if self.layout == "octaves":
+            sample["octaves"], sample["times"] = planes, times
+            if enc.name == "ifreq":
+                sample["phase0"] = phase0
+        else:
+            cells = self.crop_samples // self.image_hop
+            sample["image"] = np.concatenate(planes, axis=-2)
+            sample["times"] = (start // self.image_hop + np.arange(cells)) * self.image_hop \
+                / self.sr
+            if enc.name == "ifreq":
+                sample["phase0"] = np.concatenate(phase0, axis=-1)
+        if self.residuals:
+            for g, name in ((0, "lowpass"), (len(t.groups) - 1, "highpass")):
+                h = t.groups[g].hop
+                a = box.read_frames(name, start // h, (start + self.crop_samples) // h)
+                sample[name] = self._select(a, channel).astype(enc.dtype)
+        sample.update({
+            "file": int(file), "channel": int(channel if self.channels == "each"
+                                               else self._fixed_channel()),
+            "frame": int(frame), "start": start / self.sr,
+            "valid": min(self.crop_samples, max(0, self.n_samples[file] - start)) / self.sr,
+        })
+        return sample
+
+    # -- shapes and decoding --------------------------------------------------------------------
+    @property
+    def shapes(self):
+        """Shape of ``"octaves"`` (a list) or ``"image"`` of one item."""
+        k = self.encoding.planes * self._item_channels()
+        bins = self.transform.bins_per_octave
+        if self.layout == "octaves":
+            return [(k, bins, self.crop_frames * 2**j) for j in range(len(self.hops))]
+        return (k, bins * len(self.hops), self.crop_samples // self.image_hop)
+
+    def _item_channels(self):
+        return self.n_channels[0] if self.channels == "all" else 1
+
+    def _octaves_of(self, sample):
+        """Per-octave planes (and phase0) of a sample, taken apart from an image if need be."""
+        if "octaves" in sample:
+            return list(sample["octaves"]), sample.get("phase0")
+        image = np.asarray(sample["image"])
+        if self.image_hop != self.hops[-1]:
+            raise ParameterError(f"an image on a grid of {self.image_hop} samples pooled the "
+                                 f"octaves finer than it: it cannot be decoded (use the finest "
+                                 f"grid, {self.hops[-1]}, or layout='octaves')")
+        bins = self.transform.bins_per_octave
+        planes, phase0 = [], None
+        for j, h in enumerate(self.hops):
+            r = h // self.image_hop
+            planes.append(image[..., j * bins:(j + 1) * bins, ::r][..., :self.crop_frames * 2**j])
+        if "phase0" in sample:
+            p = np.asarray(sample["phase0"])
+            phase0 = [p[..., j * bins:(j + 1) * bins] for j in range(len(self.hops))]
+        return planes, phase0
+
+    def decode(self, sample, phase=None):
+        """Complex octave coefficients of a sample (or of a model's output in its form).
+
+        Parameters
+        ----------
+        sample : dict
+            An item, or a dict with ``"octaves"`` or ``"image"`` (leading batch
+            axes allowed), and ``"phase0"`` for ``"ifreq"`` (if absent, phases
+            start at 0).
+        phase : list of array_like, optional
+            For ``"magnitude"`` and ``"db"``: phases in radians per octave,
+            ``(..., channels, bins, frames)``; default zero phase.
+
+        Returns
+        -------
+        list of ndarray
+            Complex ``(..., channels, bins, crop_frames * 2**j)`` per octave.
+        """
+        planes, phase0 = self._octaves_of(sample)
+        return self.encoding.decode(planes, self.transform, phase=phase, phase0=phase0)
+
+    def to_coefficients(self, sample, phase=None):
+        """One item as :class:`Coefficients` of the crop, moved to start at time 0.
+
+        The crop holds only its own frames, so frames whose filters reach across
+        its edges are missing: :meth:`MSFT.inverse` gives the crop's audio,
+        exact away from the edges (within the filters' length of them it is
+        not). Without ``residuals``, the low-pass and high-pass bands are zero.
+        """
+        octaves = self.decode(sample, phase)
+        channels = octaves[0].shape[0]
+        if octaves[0].ndim != 3:
+            raise ParameterError(f"to_coefficients takes one item, not a batch (octave 0 has "
+                                 f"shape {octaves[0].shape})")
+        t = self._inverse_transform()
+        groups = []
+        for g, spec in enumerate(t.groups):
+            if spec.kind == "octave":
+                groups.append(np.asarray(octaves[g - 1], np.complex128))
+            elif spec.kind in sample:
+                groups.append(np.asarray(sample[spec.kind], np.float64))
+            else:
+                groups.append(np.zeros((channels, 1, self.crop_samples // spec.hop)))
+        return Coefficients(t, self.crop_samples, groups, firsts=[0] * len(groups))
+
+    def to_audio(self, sample, phase=None):
+        """The audio of one item's time range, float64 ``(channels, crop_samples)``.
+
+        Exact in the middle of the crop; see :meth:`to_coefficients`.
+        """
+        return self._inverse_transform().inverse(self.to_coefficients(sample, phase))
+
+    def __repr__(self):
+        return (f"<CropDataset of {len(self.paths)} containers: {len(self)} {self.order} crops "
+                f"of {self.crop_seconds:.3f} s ({self.crop_frames} frames of {self.grid_hop}), "
+                f"channels={self.channels!r}, {self.encoding.name}, {self.layout}>")
+
+
+# -- batches -------------------------------------------------------------------------------------
+
+def collate(samples):
+    """Stack items into one batch: arrays gain a leading axis, lists stay lists of stacks."""
+    if not samples:
+        raise ParameterError("collate needs at least one sample")
+    out = {}
+    for key, value in samples[0].items():
+        column = [s[key] for s in samples]
+        if isinstance(value, list):
+            out[key] = [np.stack(parts) for parts in zip(*column)]
+        else:
+            out[key] = np.stack([np.asarray(v) for v in column])
+    return out
+
+
+_WORKER_DATA = None
+_SHARED = Path("/dev/shm")  # batches cross from workers as files here (Linux), else pickled
+_COUNTER = itertools.count()
+
+
+def _init_worker(dataset):
+    global _WORKER_DATA
+    _WORKER_DATA = dataset
+
+
+def _load_batch(task):
+    """A worker's batch: collated (``task`` a list of indices), or written to a shared
+    memory file (``task`` = (indices, name prefix)) whose name and layout are returned."""
+    if not isinstance(task, tuple):
+        return collate([_WORKER_DATA[i] for i in task])
+    indices, prefix = task
+    return _to_shared([_WORKER_DATA[i] for i in indices], prefix)
+
+
+def _to_shared(samples, prefix):
+    """Stack samples straight into a new file in /dev/shm: ``(path, leaves)``."""
+    leaves, size = [], 0
+    for key, value in samples[0].items():
+        parts = value if isinstance(value, list) else [value]
+        for j, part in enumerate(parts):
+            part = np.asarray(part)
+            leaves.append((key, j if isinstance(value, list) else None,
+                           (len(samples),) + part.shape, part.dtype.str, size))
+            size += -(-part.nbytes * len(samples) // 64) * 64
+    path = _SHARED / f"{prefix}-{os.getpid()}-{next(_COUNTER)}"
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    try:
+        os.ftruncate(fd, max(size, 1))
+        with mmap.mmap(fd, max(size, 1)) as mm:
+            for key, j, shape, dtype, offset in leaves:
+                out = np.ndarray(shape, dtype, buffer=mm, offset=offset)
+                for i, sample in enumerate(samples):
+                    out[i] = sample[key] if j is None else sample[key][j]
+                del out
+    finally:
+        os.close(fd)
+    return str(path), leaves
+
+
+def _from_shared(message):
+    """A batch from :func:`_to_shared`'s file, mapped without a copy (copy-on-write);
+    the file is removed at once and the memory freed with the last array."""
+    path, leaves = message
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        mm = mmap.mmap(fd, os.fstat(fd).st_size, access=mmap.ACCESS_COPY)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    batch = {}
+    for key, j, shape, dtype, offset in leaves:
+        array = np.ndarray(shape, dtype, buffer=mm, offset=offset)
+        if j is None:
+            batch[key] = array
+        else:
+            batch.setdefault(key, []).append(array)
+    return batch
+
+
+def iter_batches(dataset, batch_size=32, workers=0, context=None, indices=None,
+                 drop_last=False, prefetch=2):
+    """Collated batches of a dataset, in order, read by worker processes.
+
+    A small stand-in for PyTorch's ``DataLoader`` (which works as well): each
+    worker gets the dataset once and opens the containers itself. On Linux a
+    worker writes each batch into a file in ``/dev/shm`` that this process maps
+    without copying (like the DataLoader's shared memory); elsewhere batches are
+    pickled through a pipe. Files of batches not consumed (the loop left early)
+    are removed when the generator closes.
+
+    Parameters
+    ----------
+    dataset : CropDataset
+    batch_size : int
+    workers : int
+        Worker processes; 0 reads in this process.
+    context : {None, "fork", "spawn", "forkserver"}
+        The multiprocessing start method (default: the platform's).
+    indices : sequence of int, optional
+        Items to read, in this order. Default: all of them.
+    drop_last : bool
+        Leave out a last batch smaller than ``batch_size``.
+    prefetch : int
+        Batches each worker reads ahead of the consumer (memory: ``workers *
+        prefetch`` batches at most).
+
+    Yields
+    ------
+    dict
+        :func:`collate` of ``batch_size`` items.
+    """
+    for name, value, low in (("batch_size", batch_size, 1), ("workers", workers, 0),
+                             ("prefetch", prefetch, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ParameterError(f"{name}={value!r} must be an integer >= {low}")
+    indices = list(range(len(dataset))) if indices is None else list(indices)
+    batches = [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)]
+    if drop_last and batches and len(batches[-1]) < batch_size:
+        batches.pop()
+    if workers == 0:
+        for batch in batches:
+            yield collate([dataset[i] for i in batch])
+        return
+    ctx = multiprocessing.get_context(context)
+    shared = _SHARED.is_dir() and os.access(_SHARED, os.W_OK)
+    prefix = f"msft-batch-{os.getpid()}-{secrets.token_hex(4)}"
+    tasks = [(batch, prefix) for batch in batches] if shared else batches
+    try:
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(dataset,)) as pool:
+            todo, pending = iter(tasks), deque()
+            for task in itertools.islice(todo, workers * prefetch):
+                pending.append(pool.apply_async(_load_batch, (task,)))
+            while pending:
+                result = pending.popleft().get()
+                for task in itertools.islice(todo, 1):  # at most workers * prefetch ahead
+                    pending.append(pool.apply_async(_load_batch, (task,)))
+                yield _from_shared(result) if shared else result
+    finally:  # the pool is gone: no worker writes any more
+        if shared:
+            for leftover in _SHARED.glob(prefix + "-*"):
+                leftover.unlink(missing_ok=True)
