@@ -329,7 +329,7 @@ def test_input_kinds(tmp_path, stereo_box, wav):
     (lambda d: h5py.File(d, "w").close(),
      "{p}: not an msft container"),
     (lambda d: h5py.File(d, "w").attrs.create("format", "msft-model"),
-     "{p}: is a learn-dft model file (msft-model): rendering models is not supported yet"),
+     "{p}: has no integer format_version"),
 ], ids=["missing", "folder", "text", "bad-hdf5", "foreign-hdf5", "model"])
 def test_bad_inputs_give_one_line_and_no_image(tmp_path, make, message):
     p = tmp_path / "in.dat"
