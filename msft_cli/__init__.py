@@ -17,7 +17,8 @@ Quick start::
 """
 
 from ._version import __version__
-from .container import Container, Crop, info, load, save
+from . import phase
+from .container import Container, Crop, info, load, save, save_arrays
 from .convert import Report, analyze, resynth
 from .errors import AudioError, ContainerError, MsftError, ParameterError
 from .scales import default_fmin
@@ -25,6 +26,6 @@ from .transform import MSFT, Coefficients
 
 __all__ = [
     "MSFT", "Coefficients", "Container", "Crop", "Report",
-    "analyze", "resynth", "load", "save", "info", "default_fmin",
+    "analyze", "resynth", "load", "save", "save_arrays", "info", "default_fmin", "phase",
     "MsftError", "ParameterError", "AudioError", "ContainerError", "__version__",
 ]

@@ -6,7 +6,8 @@ Layout (format ``"msft"``, version 1; see docs/FORMAT.md):
   ``n_samples``, ``n_channels``, the transform's parameters (``fmin``,
   ``bins_per_octave``, ``n_octaves``, ``tuning``, ``window``, ``mode``,
   ``period``), the source's ``source_name``, ``source_format`` and
-  ``source_subtype``, and ``msft_version``;
+  ``source_subtype``, ``msft_version``, and ``coefficients`` (``"complex"``,
+  or ``"magnitude"`` for a magnitude-only container);
 * datasets ``lowpass``, ``octave_0`` .. ``octave_<J-1>``, ``highpass``, each
   ``(channels, bins, frames)``, chunked along time with a Fletcher-32 checksum
   per chunk (corruption is detected on read), with attributes ``hop``,
@@ -32,6 +33,12 @@ from .transform import MSFT, Coefficients
 FORMAT_NAME = "msft"
 FORMAT_VERSION = 1
 DTYPES = ("complex64", "complex128")
+#: What a container stores: complex coefficients, or their magnitudes only.
+STORES = ("complex", "magnitude")
+#: Types of a magnitude-only container's datasets.
+MAGNITUDE_DTYPES = ("float16", "float32")
+#: The dtype of each store when none is given.
+DEFAULT_DTYPES = {"complex": "complex64", "magnitude": "float16"}
 COMPRESSIONS = ("none", "gzip", "lzf")
 
 _CHUNK_BYTES = 1 << 17
@@ -39,6 +46,20 @@ _CHUNK_BYTES = 1 << 17
 
 def _group_names(n_octaves):
     return ["lowpass"] + [f"octave_{j}" for j in range(n_octaves)] + ["highpass"]
+
+
+def _check_storage(store, dtype):
+    """The dtype to store (the store's default for ``None``), or a ParameterError."""
+    if store not in STORES:
+        raise ParameterError(f"store={store!r} is unknown: must be one of {', '.join(STORES)}")
+    if dtype is None:
+        return DEFAULT_DTYPES[store]
+    if store == "complex" and dtype not in DTYPES:
+        raise ParameterError(f"dtype={dtype!r} is unknown: must be one of {', '.join(DTYPES)}")
+    if store == "magnitude" and dtype not in MAGNITUDE_DTYPES:
+        raise ParameterError(f"dtype={dtype!r} does not fit store='magnitude': must be one of "
+                             f"{', '.join(MAGNITUDE_DTYPES)}")
+    return dtype
 
 
 class Writer:
@@ -52,18 +73,28 @@ class Writer:
         Final name of the container.
     transform : MSFT
     n_samples, n_channels : int
-    dtype : {"complex64", "complex128"}
+    dtype : {"complex64", "complex128"} or {"float16", "float32"}
+        Complex types for ``store="complex"``, real ones for ``"magnitude"``.
+        Default: :data:`DEFAULT_DTYPES` of the store.
     compression : {"none", "gzip", "lzf"}
     source : dict, optional
         ``name``, ``format`` and ``subtype`` of the audio it came from.
     ranges : list of (first, count), optional
         Stored frames of each band group (default: :meth:`MSFT.frame_range`).
+    extra_attrs : dict, optional
+        More root attributes (strings and numbers), e.g. the provenance that
+        :mod:`msft_cli.batch` records; they may not replace the standard ones.
+    store : {"complex", "magnitude"}
+        ``"magnitude"`` keeps ``|c|`` of the octave bins (frames written as
+        complex are reduced to their absolute values) and the real low-/high-pass
+        bands as they are (signed), all in ``dtype``.
     """
 
-    def __init__(self, path, transform, n_samples, n_channels, dtype="complex64",
-                 compression="none", source=None, ranges=None):
-        if dtype not in DTYPES:
-            raise ParameterError(f"dtype={dtype!r} is unknown: must be one of {', '.join(DTYPES)}")
+    def __init__(self, path, transform, n_samples, n_channels, dtype=None,
+                 compression="none", source=None, ranges=None, extra_attrs=None,
+                 store="complex"):
+        dtype = _check_storage(store, dtype)
+        self.store = store
         if compression not in COMPRESSIONS:
             raise ParameterError(f"compression={compression!r} is unknown: must be one of "
                                  f"{', '.join(COMPRESSIONS)}")
@@ -87,13 +118,18 @@ class Writer:
             raise ContainerError(f"{self.path}: cannot write ({exc.strerror or exc})") from exc
         try:
             self._layout(transform, n_samples, n_channels, dtype, compression, source or {},
-                         ranges)
+                         ranges, store)
+            for key, value in (extra_attrs or {}).items():
+                if key in self._file.attrs:
+                    raise ParameterError(f"extra_attrs: {key!r} is a standard root attribute")
+                self._file.attrs[key] = value
         except BaseException:
             self._file.close()
             self._discard()
             raise
 
-    def _layout(self, transform, n_samples, n_channels, dtype, compression, source, ranges):
+    def _layout(self, transform, n_samples, n_channels, dtype, compression, source, ranges,
+                store="complex"):
         """Root attributes and empty datasets of every band group."""
         f = self._file
         params = transform.to_params()
@@ -107,11 +143,11 @@ class Writer:
             "source_name": str(source.get("name", "")),
             "source_format": str(source.get("format", "")),
             "source_subtype": str(source.get("subtype", "")),
-            "msft_version": __version__,
+            "msft_version": __version__, "coefficients": store,
         })
         self.datasets = []
         cdtype = np.dtype(dtype)
-        rdtype = np.dtype(cdtype.char.lower())
+        rdtype = np.dtype(cdtype.char.lower()) if store == "complex" else cdtype
         for g, (name, spec) in enumerate(zip(_group_names(transform.n_octaves),
                                              transform.groups)):
             first, count = (transform.frame_range(g, n_samples) if ranges is None
@@ -133,6 +169,8 @@ class Writer:
         """Store frames (channels, bins, count) of a group starting at a global frame index."""
         ds = self.datasets[group]
         at = first_frame - int(ds.attrs["first_frame"])
+        if self.store == "magnitude" and np.iscomplexobj(frames):
+            frames = np.abs(frames) if ds.attrs["kind"] == "octave" else frames.real
         ds[:, :, at:at + frames.shape[2]] = frames
 
     def _discard(self):
@@ -154,19 +192,163 @@ class Writer:
                 self._discard()
 
 
-def save(coefficients, path, dtype=None, compression="none", source=None):
+def save(coefficients, path, dtype=None, compression="none", source=None, store=None):
     """Write in-memory :class:`Coefficients` to a container (atomically).
 
-    ``dtype`` defaults to the coefficients' own (complex64 or complex128).
+    ``store`` defaults to ``"complex"`` for complex coefficients and to
+    ``"magnitude"`` for magnitudes (real octave arrays, as a magnitude
+    container's ``to_coefficients()`` gives); ``store="magnitude"`` of complex
+    coefficients keeps their absolute values. ``dtype`` defaults to the
+    coefficients' own (complex64 or complex128; float16 or float32
+    magnitudes), else the store's default (:data:`DEFAULT_DTYPES`).
     """
     c = coefficients
-    dtype = dtype or np.dtype(c.dtype).name
+    magnitudes = np.dtype(c.dtype).kind != "c"
+    store = store or ("magnitude" if magnitudes else "complex")
+    if store == "complex" and magnitudes:
+        raise ParameterError("coefficients hold magnitudes only (real octave arrays): "
+                             "store='complex' needs complex coefficients")
+    if dtype is None:
+        own = np.dtype(c.dtype).name
+        dtype = own if own in (DTYPES if store == "complex" else MAGNITUDE_DTYPES) else None
     ranges = [(first, arr.shape[2]) for first, arr in zip(c.firsts, c.groups)]
     with Writer(path, c.transform, c.n_samples, c.n_channels, dtype, compression,
-                source, ranges) as w:
+                source, ranges, store=store) as w:
         for g, arr in enumerate(c.groups):
             w.write(g, c.first_frame(g), arr)
     return Path(path)
+
+
+def save_arrays(path, transform, n_samples, octaves, lowpass=None, highpass=None,
+                first_frames=None, store=None, dtype=None, compression="none", source=None):
+    """Write a container from arrays a model produced: magnitudes or complex coefficients.
+
+    The arrays are checked against the transform (one-line ``ParameterError``
+    naming the argument, its shape and the expected one), so that the file
+    works with ``msft resynth`` (magnitudes get their phase reconstructed) and
+    ``msft render`` like any other.
+
+    Parameters
+    ----------
+    path : str or Path
+        Container to write (atomically).
+    transform : MSFT or dict
+        The transform the arrays belong to, or its parameters
+        (:meth:`MSFT.to_params`, e.g. ``load(other).transform.to_params()``).
+    n_samples : int
+        Length of the signal the arrays stand for.
+    octaves : sequence of array_like
+        One array per octave, coarse to fine: ``(bins, frames)`` for one
+        channel or ``(channels, bins, frames)``, all alike. Real non-negative
+        values are magnitudes; complex values are coefficients.
+    lowpass, highpass : array_like, optional
+        The real bands, ``(1, frames)`` or ``(channels, 1, frames)`` like the
+        octaves, signed as analysis gives them (a magnitude container keeps
+        them so). Default: zeros (nothing below ``fmin`` or above the top bin).
+    first_frames : sequence of int, optional
+        Global index of the first frame of each group (low-pass, octaves,
+        high-pass). Default: the frames :meth:`MSFT.frame_range` gives for
+        ``n_samples``, whose counts the arrays must then have; when given,
+        any count is accepted (frames not stored count as zero).
+    store : {"complex", "magnitude"}, optional
+        Default: ``"complex"`` for complex octaves, ``"magnitude"`` for real ones.
+    dtype : str, optional
+        As for :func:`save`.
+    compression : {"none", "gzip", "lzf"}
+    source : dict, optional
+        ``name``, ``format``, ``subtype`` to record (default: empty).
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from msft_cli import MSFT, load, save_arrays
+    >>> t = MSFT(16000, fmin=220.0)
+    >>> c = t.forward(np.random.default_rng(0).standard_normal(16000))
+    >>> mags = [np.abs(o) for o in c.octaves]           # what a model would output
+    >>> path = save_arrays("/tmp/model.h5", t.to_params(), 16000, mags)  # doctest: +SKIP
+    >>> load(path).store                                                   # doctest: +SKIP
+    'magnitude'
+    """
+    if isinstance(transform, dict):
+        try:
+            transform = MSFT.from_params(transform)
+        except KeyError as exc:
+            raise ParameterError(f"transform parameters lack {exc.args[0]!r}: give "
+                                 "MSFT.to_params()'s dict") from None
+    elif not isinstance(transform, MSFT):
+        raise TypeError("transform must be an MSFT or its to_params() dict, not "
+                        f"{type(transform).__name__}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
+            or n_samples < 1:
+        raise ParameterError(f"n_samples={n_samples!r} must be a positive integer")
+    J, B = transform.n_octaves, transform.bins_per_octave
+    octaves = [np.asarray(o) for o in octaves]
+    if len(octaves) != J:
+        raise ParameterError(f"octaves holds {len(octaves)} arrays: the transform has {J} "
+                             "octaves")
+    ndim = octaves[0].ndim
+    if ndim not in (2, 3):
+        raise ParameterError(f"octaves[0] has shape {octaves[0].shape}: must be (bins, "
+                             "frames) or (channels, bins, frames)")
+    channels = 1 if ndim == 2 else octaves[0].shape[0]
+    n_groups = J + 2
+    if first_frames is not None:
+        first_frames = [int(f) for f in first_frames]
+        if len(first_frames) != n_groups:
+            raise ParameterError(f"first_frames holds {len(first_frames)} values: must be "
+                                 f"{n_groups} (lowpass, {J} octaves, highpass)")
+    layout = "(bins, frames)" if ndim == 2 else "(channels, bins, frames)"
+    arrays = []
+    for g, spec in enumerate(transform.groups):
+        name = "lowpass" if g == 0 else "highpass" if g == n_groups - 1 else f"octaves[{g - 1}]"
+        given = lowpass if g == 0 else highpass if g == n_groups - 1 else octaves[g - 1]
+        first, count = transform.frame_range(g, n_samples)
+        if first_frames is not None:
+            first = first_frames[g]
+        if given is None:
+            arrays.append((first, np.zeros((channels, spec.n_bins, count))))
+            continue
+        a = np.asarray(given)
+        frames = a.shape[-1] if first_frames is not None and a.ndim == ndim else count
+        want = ((channels,) if ndim == 3 else ()) + (spec.n_bins, frames)
+        if a.shape != want:
+            raise ParameterError(f"{name} has shape {a.shape}: must be {want} {layout} for "
+                                 f"{n_samples} samples")
+        if a.dtype.kind not in "biufc":
+            raise TypeError(f"{name} must be numeric, not {a.dtype}")
+        if not np.all(np.isfinite(a)):
+            raise ParameterError(f"{name} holds NaN or Inf")
+        if spec.kind != "octave" and a.dtype.kind == "c":
+            raise ParameterError(f"{name} must be real (the band is a real waveform), not "
+                                 f"{a.dtype}")
+        if spec.kind == "octave" and a.dtype.kind in "biu":
+            a = a.astype(np.float64)
+        arrays.append((first, a.reshape((channels,) + a.shape[-2:])))
+    kinds = {a.dtype.kind == "c" for _, a in arrays[1:-1]}
+    if len(kinds) > 1:
+        raise ParameterError("octaves mix complex and real arrays: give all coefficients or "
+                             "all magnitudes")
+    if kinds == {False}:
+        for j, (_, a) in enumerate(arrays[1:-1]):
+            if np.any(a < 0):
+                raise ParameterError(f"octaves[{j}] holds negative values: magnitudes must "
+                                     "be at least 0")
+    if transform.mode == "periodic" and [(f, a.shape[2]) for f, a in arrays] != \
+            [transform.frame_range(g, n_samples) for g in range(n_groups)]:
+        raise ParameterError("periodic mode: every group must hold every frame of the period "
+                             "from first frame 0")
+    if len({a.dtype for _, a in arrays[1:-1]}) > 1:
+        common = np.result_type(*[a.dtype for _, a in arrays[1:-1]])
+        arrays[1:-1] = [(f, a.astype(common)) for f, a in arrays[1:-1]]
+    groups = [a if spec.kind == "octave" else a.astype(np.float64, copy=False)
+              for spec, (_, a) in zip(transform.groups, arrays)]
+    c = Coefficients(transform, int(n_samples), groups, mono=(ndim == 2),
+                     firsts=[f for f, _ in arrays])
+    return save(c, path, dtype, compression, source, store)
 
 
 @dataclass
@@ -293,6 +475,16 @@ class Container:
             raise ContainerError(f"{self.path}: periodic container does not hold every frame "
                                  "of its period")
         self.source = {k: str(a.get(f"source_{k}", "")) for k in ("name", "format", "subtype")}
+        #: ``"complex"``, or ``"magnitude"`` for magnitudes only (files without the
+        #: ``coefficients`` attribute predate it and are complex)
+        self.store = str(a.get("coefficients", "complex"))
+        if self.store not in STORES:
+            raise ContainerError(f"{self.path}: coefficients attribute is {self.store!r}, "
+                                 f"expected one of {', '.join(STORES)}")
+        for ds in self._datasets[1:-1]:
+            if (ds.dtype.kind == "c") != (self.store == "complex"):
+                raise ContainerError(f"{self.path}: dataset {ds.name} is {ds.dtype}, but the "
+                                     f"container says it stores {self.store} coefficients")
 
     # -- structure -----------------------------------------------------------
     @property
@@ -451,7 +643,15 @@ class Container:
                             firsts=[first for first, _ in self.ranges])
 
     def iter_audio(self):
-        """Resynthesize block by block: yields ``(start_sample, (channels, samples))``."""
+        """Resynthesize block by block: yields ``(start_sample, (channels, samples))``.
+
+        A magnitude container has no phases to resynthesize from: ContainerError
+        (see :func:`msft_cli.phase.reconstruct`, or ``msft resynth``).
+        """
+        if self.store == "magnitude":
+            raise ContainerError(f"{self.path}: holds magnitudes only: reconstruct the phases "
+                                 "(msft_cli.phase.reconstruct, or msft resynth)")
+
         def read_frames(g, lo, hi):
             first = self.ranges[g][0]
             return _read(self._datasets[g], lo - first, hi - first)
@@ -487,8 +687,18 @@ class Container:
         g = self._group(octave)
         if not stop >= first:
             raise ParameterError(f"stop={stop} must not be before first={first}")
-        at = self.ranges[g][0]
-        return _read_frames(self._datasets[g], int(first) - at, int(stop) - at)
+        ds = self._datasets[g]
+        lo, hi = int(first) - self.ranges[g][0], int(stop) - self.ranges[g][0]
+        a, b = max(lo, 0), min(hi, ds.shape[2])
+        inside = a == lo and b == hi
+        out = (np.empty if inside else np.zeros)(ds.shape[:2] + (hi - lo,), ds.dtype)
+        if b > a:  # straight into ``out``: one copy fewer than slicing
+            try:
+                ds.read_direct(out, np.s_[:, :, a:b], np.s_[:, :, a - lo:b - lo])
+            except (OSError, RuntimeError) as exc:
+                raise ContainerError(f"{ds.file.filename}: cannot read {ds.name} (corrupt "
+                                     f"data: {exc})") from exc
+        return out
 
 
 def _plain(value):
@@ -542,6 +752,7 @@ class ContainerInfo:
             self.sr, self.n_samples, self.n_channels = c.sr, c.n_samples, c.n_channels
             self.source = c.source
             self.dtype = str(c.dtype)
+            self.store = c.store
             self.groups = []
             for g, ds in enumerate(c._datasets):
                 spec = c.transform.groups[g]
@@ -564,7 +775,8 @@ class ContainerInfo:
             f"  transform   fmin {t.fmin:.3f} Hz, {t.bins_per_octave} bins/octave, "
             f"{t.n_octaves} octaves (to {t.fmax:.1f} Hz), window {t.window}, "
             f"tuning {t.tuning:g} Hz, mode {t.mode}",
-            f"  storage     {self.dtype}, {_human(self.size)} on disk, format "
+            f"  storage     {self.dtype}{' magnitudes' if self.store == 'magnitude' else ''}, "
+            f"{_human(self.size)} on disk, format "
             f"{self.attrs['format']} v{self.attrs['format_version']}, msft "
             f"{self.attrs.get('msft_version', '?')}",
             f"  {'band':<11} {'hop':>6} {'bins':>5} {'frames':>8}  {'first':>8}  range",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import phase
 from .audio import AudioSource, AudioWriter, subtype_fits
 from .container import Writer, load
 from .errors import AudioError, ParameterError
@@ -44,8 +45,8 @@ def _refuse_overwriting(output, *inputs):
             raise ParameterError(f"{output}: is also an input: choose another output name")
 
 
-def analyze(path, output=None, transform=None, dtype="complex64", compression="none",
-            progress=None, **params):
+def analyze(path, output=None, transform=None, dtype=None, compression="none",
+            progress=None, extra_attrs=None, store="complex", **params):
     """Transform an audio file into a container.
 
     Parameters
@@ -58,10 +59,17 @@ def analyze(path, output=None, transform=None, dtype="complex64", compression="n
     transform : MSFT, optional
         A transform to use (its sample rate must be the file's). Default: one
         made from ``params`` at the file's sample rate.
-    dtype : {"complex64", "complex128"}
+    dtype : {"complex64", "complex128"} or {"float16", "float32"}
+        Default: complex64, or float16 with ``store="magnitude"``.
     compression : {"none", "gzip", "lzf"}
     progress : callable, optional
         ``progress(done, total)`` in samples, called as blocks complete.
+    extra_attrs : dict, optional
+        More root attributes for the container (see :class:`msft_cli.container.Writer`).
+    store : {"complex", "magnitude"}
+        ``"magnitude"`` writes the octaves' magnitudes only (the real bands as
+        they are): 4x (float16) or 2x (float32) smaller than complex64;
+        :func:`resynth` reconstructs the phases.
     **params
         Transform parameters (``fmin``, ``bins_per_octave``, ``n_octaves``,
         ``fmax``, ``tuning``, ``window``, ``mode``, ``block_size``,
@@ -97,7 +105,7 @@ def analyze(path, output=None, transform=None, dtype="complex64", compression="n
                                  f"transform's {transform.sr} Hz")
         source = {"name": Path(src.name).name, "format": src.format, "subtype": src.subtype}
         with Writer(output, transform, src.n_samples, src.channels, dtype, compression,
-                    source) as writer:
+                    source, extra_attrs=extra_attrs, store=store) as writer:
             done = 0
             for g, first, frames in transform.iter_forward(src.read, src.n_samples,
                                                            src.channels):
@@ -111,7 +119,8 @@ def analyze(path, output=None, transform=None, dtype="complex64", compression="n
                   {"size": output.stat().st_size})
 
 
-def resynth(path, output=None, subtype=None, reference=None, progress=None):
+def resynth(path, output=None, subtype=None, reference=None, progress=None, transform=None,
+            iterations=phase.DEFAULT_ITERATIONS, phase_init="pghi", phase_progress=None):
     """Audio back from a container, written atomically.
 
     Parameters
@@ -129,6 +138,16 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None):
         quantization to ``subtype``) goes to ``extra["snr_db"]``.
     progress : callable, optional
         ``progress(done, total)`` in samples.
+    transform : MSFT, optional
+        A transform with the container's parameters whose FFTW plans to reuse
+        (batches of files); ParameterError if its parameters differ.
+    iterations, phase_init : int, str
+        Magnitude containers only: fast Griffin-Lim iterations and the initial
+        phases (``"pghi"``, ``"random"``, ``"zero"``), see
+        :func:`msft_cli.phase.reconstruct`. The spectral convergence reached
+        goes to ``extra["spectral_convergence_db"]``.
+    phase_progress : callable, optional
+        ``phase_progress(done, iterations)`` after each iteration.
 
     Returns
     -------
@@ -138,6 +157,11 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None):
     _refuse_overwriting(output, path, reference)
     began = time.perf_counter()
     with load(path) as c:
+        if transform is not None:
+            if transform.to_params() != c.transform.to_params():
+                raise ParameterError(f"{path}: the transform given has other parameters than "
+                                     "the container's")
+            c.transform = transform
         if subtype is None and c.source["subtype"]:
             subtype = c.source["subtype"] if subtype_fits(output, c.source["subtype"]) else None
         ref = AudioSource(reference) if reference is not None else None
@@ -148,8 +172,10 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None):
                     f"{ref.name}: has {ref.channels} channel(s) x {ref.n_samples} samples, "
                     f"the container {c.n_channels} x {c.n_samples}: not its original")
             signal = error = 0.0
+            blocks, extra = (c.iter_audio(), {}) if c.store == "complex" else \
+                phase.resynthesize(c, iterations, phase_init, phase_progress)
             with AudioWriter(output, c.sr, c.n_channels, subtype) as writer:
-                for start, block in c.iter_audio():
+                for start, block in blocks:
                     writer.write(block)
                     if ref is not None:
                         x = ref.read(start, start + block.shape[1])
@@ -161,7 +187,6 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None):
             if ref is not None:
                 ref.close()
         duration = c.duration
-    extra = {}
     if ref is not None:
         extra["snr_db"] = (float("inf") if error == 0 else
                            10 * np.log10(signal / error) if signal > 0 else float("-inf"))

@@ -23,12 +23,27 @@ Two boundary modes:
 ``"periodic"``
     The signal, zero-padded to a length the FFT likes, is one period; one
     block; exact to machine precision, frames cover the padded period.
+
+Zero mode at two rates: the margins are set by the lowest octave's filter
+(seconds long), but only the lowest octaves need them. When it is cheaper
+(:func:`msft_cli._stages.plan_split`), the groups are split in two stages. The
+high stage (upper octaves and the high-pass band) runs in blocks with short
+margins at the full rate; besides its bands, each of its blocks low-passes
+the spectrum with a smooth filter (1 wherever a low-stage window is not 0, 0
+from ``sr / (2 D)``) and returns it decimated by ``D``. The low stage (low-pass
+band and lowest octaves) runs on that decimated stream, passed through a
+bounded buffer, in blocks of ``1 / D`` of the samples, its hops divided by
+``D``. Synthesis mirrors it: the low stage's decimated output, interpolated
+by the same filter, is added to each high-stage block's spectrum. Exact in
+exact arithmetic: the frames, their indices and their values are the same as
+at one rate.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._stages import Analyzer, Geometry, Stream, Synthesizer, block_length, plan_split
 from .errors import ParameterError
 from .fftw import Plans
 from .scales import BandLayout, default_fmin
@@ -38,74 +53,20 @@ MODES = ("zero", "periodic")
 #: Cofactors ``c`` of the FFT lengths ``hop * c * 2**k`` used in periodic mode.
 _PERIODIC_COFACTORS = (1, 3, 5, 7)
 
-
-def _is_smooth(m):
-    """Whether ``m``'s prime factors are all 2, 3, 5 or 7 (FFTW is fast there)."""
-    for p in (2, 3, 5, 7):
-        while m % p == 0:
-            m //= p
-    return m == 1
+#: Zero mode splits the bands between two sample rates when that is cheaper (private
+#: switch: tests compare against one rate).
+_MULTIRATE = True
 
 
 @dataclass(frozen=True)
-class _GroupMap:
-    """Where each band of a group reads and writes in one block geometry."""
+class _Stage:
+    """Groups processed together in blocks at ``sr / decimation``."""
 
-    real: bool        # real two-sided band (low- or high-pass) or complex octave
-    rows: int         # bands in the group
-    m: int            # frames per block: n // hop
-    src: np.ndarray   # spectrum bins read (rfft indices)
-    dst: np.ndarray   # positions written: flat (row * m + q) or half-spectrum q
-    conj: np.ndarray  # real groups: whether the bin lands through its mirror image
-    w_an: np.ndarray  # analysis weights, FFT scaling folded in
-    w_syn: np.ndarray  # synthesis weights (dual window), FFT scaling folded in
-    parity: tuple     # complex groups: index sets of even and odd rows (disjoint bins)
-
-
-class _Geometry:
-    """Index maps and weights of every group for blocks of ``n`` samples."""
-
-    def __init__(self, layout, groups, n):
-        self.n = n
-        freqs = np.arange(n // 2 + 1) * (layout.sr / n)
-        dual = 1.0 / layout.sum_of_squares(freqs)
-        self.maps = []
-        for gi, group in enumerate(groups):
-            m = n // group.hop
-            if group.kind == "octave":
-                j = gi - 1
-                bands = range(j * layout.bins_per_octave, (j + 1) * layout.bins_per_octave)
-            else:
-                bands = [group.kind]
-            srcs, dsts, conjs, ws, rows = [], [], [], [], []
-            for row, band in enumerate(bands):
-                lo, hi = layout.support(band)
-                lo_bin = max(0, int(np.floor(lo * n / layout.sr)) + 1)
-                hi_bin = min(n // 2, int(np.ceil(hi * n / layout.sr)) - 1)
-                b = np.arange(lo_bin, hi_bin + 1)
-                g = layout.window_values(band, freqs[b])
-                b, g = b[g > 0], g[g > 0]
-                q = b % m
-                if group.kind == "octave":
-                    dst, cj = row * m + q, np.zeros(len(b), bool)
-                else:  # real band: keep the half spectrum 0..m/2 of the folded bins
-                    cj = q > m // 2
-                    dst = np.where(cj, (m - q) % m, q)
-                srcs.append(b); dsts.append(dst); conjs.append(cj); ws.append(g)
-                rows.append(np.full(len(b), row))
-            src, dst, g = np.concatenate(srcs), np.concatenate(dsts), np.concatenate(ws)
-            row_of = np.concatenate(rows)
-            size = len(bands) * m if group.kind == "octave" else m // 2 + 1
-            if np.bincount(dst, minlength=size).max() > 1:  # excluded by the hop rule
-                raise AssertionError(f"{group.name}: bands alias at n={n}")
-            if group.kind == "octave":
-                w_an, w_syn = g * (2.0 / n), g * dual[src] / (2.0 * m)
-                parity = (np.flatnonzero(row_of % 2 == 0), np.flatnonzero(row_of % 2 == 1))
-            else:
-                w_an, w_syn = g / n, g * dual[src] / m
-                parity = ()
-            self.maps.append(_GroupMap(group.kind != "octave", len(bands), m, src, dst,
-                                       np.concatenate(conjs), w_an, w_syn, parity))
+    groups: tuple     # group indices
+    decimation: int
+    margin: int       # full-rate samples on each side of a block, a multiple of granule
+    granule: int      # full-rate samples: block starts and pads are multiples of it
+    feeds: bool       # the high stage of a split: makes or takes the decimated low band
 
 
 class MSFT:
@@ -135,6 +96,8 @@ class MSFT:
         Samples advanced per block in ``"zero"`` mode (rounded up to a
         multiple of the coarsest hop). Default: the largest step whose block
         (step plus two margins) is the power of two at least four margins long.
+        At two rates (see the module documentation), both stages advance this
+        far per block, each with its own margins.
     threads : int, optional
         FFTW threads. Default: all cores.
     planner : {"estimate", "measure", "patient"}
@@ -190,7 +153,22 @@ class MSFT:
         if block_size < 1:
             raise ParameterError(f"block_size={block_size} must be at least 1 sample")
         self.block_size = int(-(-block_size // hop_max) * hop_max)
-        self._geometries = {}
+        all_groups = tuple(range(len(self.groups)))
+        split = (plan_split(self.layout, self.groups, self.margin, hop_max)
+                 if mode == "zero" and _MULTIRATE else None)
+        self._split = split
+        if split is None:
+            self._stages = (_Stage(all_groups, 1, self.margin, hop_max, False),)
+        else:
+            s = split.octaves + 1
+            self._stages = (_Stage(all_groups[:s], split.decimation, split.low_margin, hop_max,
+                                   False),
+                            _Stage(all_groups[s:], 1, split.high_margin, split.high_granule,
+                                   True))
+        self._geometries = {}        # full-rate geometries of every group, by block length
+        self._stage_geometries = {}  # zero mode: by (first group, block length)
+        self._kernels = {}
+        self._stream_peak = 0        # most decimated samples held between the stages
 
     # -- parameters ----------------------------------------------------------
     sr = property(lambda self: self.layout.sr, doc="Sample rate in Hz.")
@@ -251,80 +229,156 @@ class MSFT:
         return best * self.hop_max
 
     def _geometry(self, n):
+        """Index maps of every group for full-rate blocks of ``n`` samples."""
         geo = self._geometries.get(n)
         if geo is None:
-            geo = self._geometries[n] = _Geometry(self.layout, self.groups, n)
+            geo = self._geometries[n] = Geometry(self.layout, list(enumerate(self.groups)), n,
+                                                 layout_duals=True)
         return geo
 
+    def _stage_geometry(self, stage, n):
+        key = (stage.groups[0], n)
+        geo = self._stage_geometries.get(key)
+        if geo is None:
+            geo = self._stage_geometries[key] = Geometry(
+                self.layout, [(g, self.groups[g]) for g in stage.groups], n, stage.decimation,
+                self._split if stage.feeds else None)
+        return geo
+
+    def _kernel(self, kind, geo, channels):
+        """The :class:`Analyzer` or :class:`Synthesizer` of a geometry (plans made once)."""
+        key = (kind, id(geo), channels)
+        kernel = self._kernels.get(key)
+        if kernel is None:
+            kernel = self._kernels[key] = kind(self.plans, geo, channels)
+        return kernel
+
     def _block_length(self, step):
-        """FFT length for blocks advancing ``step`` samples: ``step`` plus two margins
-        (each a multiple of the coarsest hop), rounded up to a 7-smooth size."""
-        h = self.hop_max
-        m = (step + 2 * self.margin) // h
-        while not (_is_smooth(m) and (m - step // h) % 2 == 0):
-            m += 1
-        return m * h
+        """FFT length of one-rate blocks advancing ``step`` samples: ``step`` plus two
+        margins (each a multiple of the coarsest hop), rounded up to a 7-smooth size."""
+        return block_length(step, self.margin, self.hop_max)
 
-    # -- one block -----------------------------------------------------------
-    def _analyze_block(self, x, geo):
-        """Coefficients of every group for one block ``x`` of shape (channels, n).
+    def _blocks(self, stage, step):
+        """``(step, geometry, pad)`` of a zero-mode stage advancing ``step`` samples
+        per block (full rate: the block starts ``pad`` before each step)."""
+        n = block_length(step, stage.margin, stage.granule)
+        return step, self._stage_geometry(stage, n), (n - step) // 2
 
-        Yields ``(group_index, array (channels, rows, m))``.
-        """
-        rfft = self.plans.rfft(geo.n)
-        spectra = []
-        for ch in range(x.shape[0]):
-            rfft.input_array[:] = x[ch]
-            rfft.execute()
-            spectra.append(rfft.output_array.copy())
-        for gi, gm in enumerate(geo.maps):
-            dtype = np.float64 if gm.real else np.complex128
-            out = np.empty((x.shape[0], gm.rows, gm.m), dtype)
-            for ch, spec in enumerate(spectra):
-                vals = spec[gm.src] * gm.w_an
-                if gm.real:
-                    plan = self.plans.irfft(gm.m)
-                    buf = plan.input_array
-                    buf[:] = 0
-                    buf[gm.dst] = np.where(gm.conj, vals.conj(), vals)
-                    plan.execute()
-                    out[ch, 0] = plan.output_array
-                else:
-                    plan = self.plans.ifft_rows(gm.rows, gm.m)
-                    buf = plan.input_array
-                    buf[:] = 0
-                    buf.reshape(-1)[gm.dst] = vals
-                    plan.execute()
-                    out[ch] = plan.output_array
-            yield gi, out
+    def _span(self, stage, ranges):
+        """Full-rate samples ``(lo, hi)`` covered by a stage's frames (lo on the coarsest hop)."""
+        lo = min(ranges[g][0] * self.groups[g].hop for g in stage.groups)
+        hi = max((ranges[g][0] + ranges[g][1]) * self.groups[g].hop for g in stage.groups)
+        return (lo // self.hop_max) * self.hop_max, hi
 
-    def _synthesize_block(self, frames, geo, channels):
-        """Samples (channels, n) of one block from per-group frames (channels, rows, m)."""
-        acc = np.zeros((channels, geo.n // 2 + 1), np.complex128)
-        for gm, c in zip(geo.maps, frames):
-            for ch in range(channels):
-                if gm.real:
-                    plan = self.plans.rfft(gm.m)
-                    plan.input_array[:] = c[ch, 0]
-                    plan.execute()
-                    vals = plan.output_array[gm.dst]
-                    acc[ch, gm.src] += np.where(gm.conj, vals.conj(), vals) * gm.w_syn
-                else:
-                    plan = self.plans.fft_rows(gm.rows, gm.m)
-                    plan.input_array[:] = c[ch]
-                    plan.execute()
-                    vals = plan.output_array.reshape(-1)[gm.dst] * gm.w_syn
-                    for idx in gm.parity:  # bins within one parity never repeat
-                        acc[ch, gm.src[idx]] += vals[idx]
-        irfft = self.plans.irfft(geo.n)
-        out = np.empty((channels, geo.n))
-        for ch in range(channels):
-            irfft.input_array[:] = acc[ch]
-            irfft.execute()
-            out[ch] = irfft.output_array
-        return out
+    @staticmethod
+    def _kept(geo, outputs, start, step, pad, ranges):
+        """The frames of a block (views) in its kept ``start .. start + step``:
+        a list of ``(group, first_frame, array)``."""
+        kept = []
+        for gm, out in zip(geo.maps, outputs):
+            first, count = ranges[gm.index]
+            lo = max(first, start // gm.hop)
+            hi = min(first + count, (start + step) // gm.hop)
+            if hi > lo:
+                off = (start - pad) // gm.hop
+                kept.append((gm.index, lo, out[:, :, lo - off:hi - off]))
+        return kept
+
+    @staticmethod
+    def _fill_frames(geo, inputs, start, pad, read_frames, ranges):
+        """Put a block's stored frames in the synthesizer's inputs (0 where none)."""
+        for gm, buf in zip(geo.maps, inputs):
+            first, count = ranges[gm.index]
+            off = (start - pad) // gm.hop
+            lo, hi = max(first, off), min(first + count, off + gm.m)
+            if hi > lo:
+                buf[:, :, :lo - off] = 0
+                buf[:, :, lo - off:hi - off] = read_frames(gm.index, lo, hi)
+                buf[:, :, hi - off:] = 0
+            else:
+                buf[...] = 0
 
     # -- streaming -----------------------------------------------------------
+    def _forward_views(self, fill, n_samples, channels):
+        """:meth:`iter_forward` on a filler, ``fill(start, out)`` writing samples
+        ``start ..`` into ``out`` (channels, length). Yields one list per block of
+        ``(group, first_frame, array)``, views of plan buffers valid until the next list.
+        """
+        ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
+        if self.mode == "periodic":
+            an = self._kernel(Analyzer, self._geometry(self.period(n_samples)), channels)
+            fill(0, an.input)
+            an.run()
+            yield [(gi, 0, out) for gi, out in enumerate(an.outputs)]
+            return
+        *low, high = self._stages
+        step, geo, pad = self._blocks(high, self.block_size)
+        an = self._kernel(Analyzer, geo, channels)
+        t_lo, t_hi = self._span(high, ranges)
+        if low:  # the decimated low band: 0 beyond the filter's reach from the signal
+            split, low = self._split, low[0]
+            d = split.decimation
+            t_lo = min(t_lo, -split.high_margin // self.hop_max * self.hop_max)
+            t_hi = max(t_hi, n_samples + split.high_margin)
+        highs = iter(range(t_lo, t_hi, step))
+        if low:
+            step_l, geo_l, pad_l = self._blocks(low, self.block_size)
+            an_l = self._kernel(Analyzer, geo_l, channels)
+            stream = Stream(channels, geo_l.size + step // d, t_lo // d)
+            keep = slice(pad // d, (pad + step) // d)
+            l_lo, l_hi = self._span(low, ranges)
+            for start_l in range(l_lo, l_hi, step_l):
+                at = (start_l - pad_l) // d
+                stream.drop(at)
+                while stream.hi < at + geo_l.size:  # the high stage runs ahead as needed
+                    start = next(highs, None)
+                    if start is None:
+                        break
+                    fill(start - pad, an.input)
+                    an.run()
+                    stream.append(an.low[:, keep], start // d)
+                    yield self._kept(geo, an.outputs, start, step, pad, ranges)
+                stream.read(at, an_l.input)
+                an_l.run()
+                yield self._kept(geo_l, an_l.outputs, start_l, step_l, pad_l, ranges)
+            self._stream_peak = stream.peak
+        for start in highs:
+            fill(start - pad, an.input)
+            an.run()
+            yield self._kept(geo, an.outputs, start, step, pad, ranges)
+
+    def _inverse_views(self, read_frames, n_samples, channels, ranges):
+        """:meth:`iter_inverse`, yielding views of plan buffers (valid until the next item)."""
+        if self.mode == "periodic":
+            sy = self._kernel(Synthesizer, self._geometry(self.period(n_samples)), channels)
+            self._fill_frames(sy.geo, sy.inputs, 0, 0, read_frames, ranges)
+            yield 0, sy.run()[:, :n_samples]
+            return
+        *low, high = self._stages
+        step, geo, pad = self._blocks(high, self.block_size)
+        sy = self._kernel(Synthesizer, geo, channels)
+        if low:
+            d, low = self._split.decimation, low[0]
+            step_l, geo_l, pad_l = self._blocks(low, self.block_size)
+            sy_l = self._kernel(Synthesizer, geo_l, channels)
+            first = (-pad // self.hop_max) * self.hop_max
+            lows = iter(range(first, n_samples + geo.n + step_l, step_l))
+            stream = Stream(channels, geo.low_size + step_l // d, first // d)
+            keep = slice(pad_l // d, (pad_l + step_l) // d)
+        for start in range(0, n_samples, step):
+            if low:  # the decimated low band over the block, synthesized as needed
+                at = (start - pad) // d
+                stream.drop(at)
+                while stream.hi < at + geo.low_size:
+                    start_l = next(lows)
+                    self._fill_frames(geo_l, sy_l.inputs, start_l, pad_l, read_frames, ranges)
+                    stream.append(sy_l.run()[:, keep], start_l // d)
+                stream.read(at, sy.low)
+            self._fill_frames(geo, sy.inputs, start, pad, read_frames, ranges)
+            yield start, sy.run()[:, pad:pad + min(step, n_samples - start)]
+        if low:
+            self._stream_peak = stream.peak
+
     def iter_forward(self, read, n_samples, channels):
         """Analyse a signal block by block, without holding it whole.
 
@@ -343,30 +397,12 @@ class MSFT:
             (global indices) of group ``group``; each frame is yielded once, in
             time order per group.
         """
-        if self.mode == "periodic":
-            n = self.period(n_samples)
-            geo = self._geometry(n)
-            for gi, c in self._analyze_block(read(0, n), geo):
-                yield gi, 0, c
-            return
-        ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
-        h, step, margin = self.hop_max, self.block_size, self.margin
-        t_lo = min(first * g.hop for (first, _), g in zip(ranges, self.groups))
-        t_hi = max((first + count) * g.hop for (first, count), g in zip(ranges, self.groups))
-        t_lo = (t_lo // h) * h
-        n = self._block_length(step)
-        pad = (n - step) // 2
-        geo = self._geometry(n)
-        for start in range(t_lo, t_hi, step):
-            x = read(start - pad, start - pad + n)
-            for gi, c in self._analyze_block(x, geo):
-                hop = self.groups[gi].hop
-                first, count = ranges[gi]
-                lo = max(first, start // hop)
-                hi = min(first + count, (start + step) // hop)
-                if hi > lo:
-                    off = (start - pad) // hop
-                    yield gi, lo, c[:, :, lo - off:hi - off]
+        def fill(start, out):
+            out[...] = read(start, start + out.shape[1])
+
+        for block in self._forward_views(fill, n_samples, channels):
+            for gi, first, c in block:  # copied one at a time: a block's frames are large
+                yield gi, first, c.copy()
 
     def iter_inverse(self, read_frames, n_samples, channels, ranges=None):
         """Synthesize a signal block by block from stored frames.
@@ -388,34 +424,18 @@ class MSFT:
         (start, array)
             Samples ``start ..`` of the signal, (channels, samples), in order.
         """
+        ranges = self._check_ranges(ranges, n_samples)
+        for start, x in self._inverse_views(read_frames, n_samples, channels, ranges):
+            yield start, x.copy()
+
+    def _check_ranges(self, ranges, n_samples):
+        expected = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
         if ranges is None:
-            ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
-        if self.mode == "periodic":
-            n = self.period(n_samples)
-            if [tuple(r) for r in ranges] != [self.frame_range(g, n_samples)
-                                              for g in range(len(self.groups))]:
-                raise ParameterError("periodic coefficients must hold every frame of the "
-                                     "period")
-            frames = [read_frames(g, 0, count) for g, (_, count) in enumerate(ranges)]
-            yield 0, self._synthesize_block(frames, self._geometry(n), channels)[:, :n_samples]
-            return
-        step = self.block_size
-        n = self._block_length(step)
-        pad = (n - step) // 2
-        geo = self._geometry(n)
-        for start in range(0, n_samples, step):
-            frames = []
-            for gi, (gm, (first, count)) in enumerate(zip(geo.maps, ranges)):
-                hop = self.groups[gi].hop
-                off = (start - pad) // hop
-                lo, hi = max(first, off), min(first + count, off + gm.m)
-                block = np.zeros((channels, gm.rows, gm.m),
-                                 np.float64 if gm.real else np.complex128)
-                if hi > lo:
-                    block[:, :, lo - off:hi - off] = read_frames(gi, lo, hi)
-                frames.append(block)
-            x = self._synthesize_block(frames, geo, channels)
-            yield start, x[:, pad:pad + min(step, n_samples - start)]
+            return expected
+        ranges = [tuple(r) for r in ranges]
+        if self.mode == "periodic" and ranges != expected:
+            raise ParameterError("periodic coefficients must hold every frame of the period")
+        return ranges
 
     # -- in memory -----------------------------------------------------------
     def forward(self, y, dtype=None):
@@ -459,23 +479,26 @@ class MSFT:
         x = np.atleast_2d(y).astype(np.float64, copy=False)
         n_samples, channels = x.shape[1], x.shape[0]
 
-        def read(start, stop):
-            out = np.zeros((channels, stop - start))
-            a, b = max(start, 0), min(stop, n_samples)
-            if b > a:
-                out[:, a - start:b - start] = x[:, a:b]
-            return out
+        def fill(start, out):
+            a, b = max(start, 0), min(start + out.shape[1], n_samples)
+            if b <= a:
+                out[...] = 0
+                return
+            out[:, :a - start] = 0
+            out[:, a - start:b - start] = x[:, a:b]
+            out[:, b - start:] = 0
 
-        arrays = []
-        for g in range(len(self.groups)):
-            _, count = self.frame_range(g, n_samples)
-            real = self.groups[g].kind != "octave"
-            arrays.append(np.zeros((channels, self.groups[g].n_bins, count),
+        arrays, firsts = [], []
+        for g, spec in enumerate(self.groups):
+            first, count = self.frame_range(g, n_samples)
+            real = spec.kind != "octave"
+            arrays.append(np.empty((channels, spec.n_bins, count),
                                    dtype.char.lower() if real else dtype))
-        firsts = [self.frame_range(g, n_samples)[0] for g in range(len(self.groups))]
-        for gi, first, c in self.iter_forward(read, n_samples, channels):
-            a = arrays[gi]
-            a[:, :, first - firsts[gi]:first - firsts[gi] + c.shape[2]] = c
+            firsts.append(first)
+        for block in self._forward_views(fill, n_samples, channels):
+            for gi, first, c in block:  # every frame comes once
+                at = first - firsts[gi]
+                arrays[gi][:, :, at:at + c.shape[2]] = c
         return Coefficients(self, n_samples, arrays, mono=(y.ndim == 1))
 
     def inverse(self, coefficients):
@@ -503,12 +526,12 @@ class MSFT:
         def read_frames(g, lo, hi):
             return c.groups[g][:, :, lo - firsts[g]:hi - firsts[g]]
 
-        out = np.empty((c.n_channels, c.n_samples))
-        ranges = [(f, a.shape[2]) for f, a in zip(firsts, c.groups)]
-        for start, x in self.iter_inverse(read_frames, c.n_samples, c.n_channels, ranges):
+        out = np.empty((c.n_channels, c.n_samples),
+                       np.float32 if c.dtype == np.complex64 else np.float64)
+        ranges = self._check_ranges([(f, a.shape[2]) for f, a in zip(firsts, c.groups)],
+                                    c.n_samples)
+        for start, x in self._inverse_views(read_frames, c.n_samples, c.n_channels, ranges):
             out[:, start:start + x.shape[1]] = x
-        if c.dtype == np.complex64:
-            out = out.astype(np.float32)
         return out[0] if c.mono else out
 
 

@@ -1,0 +1,431 @@
+"""Block machinery of the engine (private to :mod:`msft_cli.transform`).
+
+- :class:`Geometry`: where each band of a set of groups reads and writes in a
+  block of a given length, at the full or at a decimated sample rate;
+- :class:`Analyzer` and :class:`Synthesizer`: one block forward or back, every
+  channel at once, in the buffers of reused FFTW plans;
+- :func:`plan_split`: the two-rate split of zero mode (a low stage that runs
+  at ``sr / decimation``, a high stage at ``sr``) and its decimation filter;
+- :class:`Stream`: a bounded window on the decimated low-band signal that
+  passes from one stage to the other.
+
+Scalings: FFTW is unnormalized; every factor (block length, ``2`` for the
+one-sided complex bands, the dual window) is folded into the weights.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .scales import EXTENT_TOLERANCE, MAX_EXTENT_SECONDS, _smooth_step
+
+
+def is_smooth(m):
+    """Whether ``m``'s prime factors are all 2, 3, 5 or 7 (FFTW is fast there)."""
+    for p in (2, 3, 5, 7):
+        while m % p == 0:
+            m //= p
+    return m == 1
+
+
+def block_length(step, margin, granule):
+    """Block length for blocks advancing ``step`` samples with ``margin`` on each side.
+
+    ``step`` and ``margin`` are multiples of ``granule``; the result is the
+    smallest ``granule * m >= step + 2 * margin`` with ``m`` 7-smooth and the
+    two pads ``(length - step) / 2`` multiples of ``granule``.
+    """
+    m = (step + 2 * margin) // granule
+    while not (is_smooth(m) and (m - step // granule) % 2 == 0):
+        m += 1
+    return m * granule
+
+
+# -- FFTW plans batched over channels -------------------------------------------------
+# fftw.Plans makes and caches every plan; these shapes (channels, n) are not among
+# its named methods, so they go through its generic maker. ``role`` keeps apart plans
+# whose buffers must not be shared (a kernel's outputs live until it runs again).
+
+def _rfft(plans, role, channels, n):
+    return plans._make(("rfft", role, channels, n), (channels, n), "float64",
+                       (channels, n // 2 + 1), "complex128", 1, "FFTW_FORWARD")
+
+
+def _irfft(plans, role, channels, n):
+    return plans._make(("irfft", role, channels, n), (channels, n // 2 + 1), "complex128",
+                       (channels, n), "float64", 1, "FFTW_BACKWARD")
+
+
+# -- the decimation filter ------------------------------------------------------------
+
+def passband(f, f1, f2):
+    """The decimation filter: 1 on ``|f| <= f1``, 0 on ``|f| >= f2``, C-infinity between."""
+    return 1.0 - _smooth_step((np.abs(np.asarray(f, dtype=float)) - f1) / (f2 - f1))
+
+
+def passband_extent(f1, f2, sr):
+    """Samples after which :func:`passband`'s impulse response stays below tolerance.
+
+    Computed numerically like :meth:`BandLayout._extent <msft_cli.scales.BandLayout>`:
+    the response sampled on a fine frequency grid, inverse-transformed.
+    """
+    span = 64.0 / (f2 - f1)
+    while span <= MAX_EXTENT_SECONDS * 4:
+        f = -f2 + np.arange(1, int(np.ceil(2 * f2 * span))) / span
+        n = 1 << int(np.ceil(np.log2(4 * len(f))))
+        env = np.abs(np.fft.ifft(passband(f, f1, f2), n))
+        env /= env.max()
+        t = np.arange(n) * (span / n)
+        loud = np.minimum(t, span - t)[env >= EXTENT_TOLERANCE].max()
+        if loud < 0.3 * span:
+            return int(np.ceil(loud * sr))
+        span *= 2
+    raise AssertionError(f"decimation filter {f1:g}..{f2:g} Hz does not decay")
+
+
+@dataclass(frozen=True)
+class Split:
+    """The two-rate split of zero mode.
+
+    The low stage holds groups ``0 .. octaves`` (the low-pass band and octaves
+    ``0 .. octaves - 1``) and runs on the signal filtered by :func:`passband`
+    (1 up to ``f1``, the top of every low-stage window, 0 from ``f2 = sr / (2 *
+    decimation)``) and decimated by ``decimation``: no aliasing, and the filter
+    is 1 wherever a low-stage window is not 0, so the low-stage coefficients are
+    those of the full-rate signal. The high stage holds the other groups and
+    makes (forward) or takes (inverse) the decimated low band.
+    """
+
+    octaves: int          # low stage: low-pass band and octaves 0 .. octaves - 1
+    decimation: int       # D, a power of two dividing every low-stage hop
+    f1: float             # Hz: top of the low-stage supports; the filter is 1 below
+    f2: float             # Hz: sr / (2 D); the filter is 0 above
+    extent: int           # samples: the filter's impulse response reach
+    high_margin: int      # full-rate samples, a multiple of high_granule
+    high_granule: int     # max(D, high-stage hops)
+    low_margin: int       # full-rate samples, a multiple of the coarsest hop
+
+
+#: A split is used when it costs at most this fraction of the single-rate blocks.
+SPLIT_GAIN = 0.8
+
+#: Split, each stage's margin is this many times its longest filter's extent: the
+#: high stage's margins are short next to its blocks and the low stage's blocks are
+#: cheap, and a quarter more takes the coefficients' block-size dependence from
+#: ~2e-9 to ~1e-10 (the extents end where the envelope falls to 1e-8 of its peak).
+MARGIN_FACTOR = 1.25
+
+
+def plan_split(layout, groups, margin, hop_max):
+    """The cheapest :class:`Split` of a layout, or None when one rate is as good.
+
+    For each number of low-stage octaves ``s``, the decimation is the largest
+    power of two ``D`` with ``sr / (2 D) >= 2 f1`` (a transition band of at least
+    an octave) that divides every low-stage hop. The cost of a block advancing
+    ``2 * margin`` samples (the default step's scale) is its FFT length: at one
+    rate ``4 * margin``; split, the high stage's block plus the low stage's
+    block, at ``1 / D`` of the samples.
+    """
+    sr, B = layout.sr, layout.bins_per_octave
+    step = 2 * margin
+    best, best_cost = None, SPLIT_GAIN * (step + 2 * margin)
+    for s in range(1, layout.n_octaves):
+        f1 = float(layout.centre(s * B))
+        low, high = groups[:s + 1], groups[s + 1:]
+        d = min(min(g.hop for g in low), 1 << max(0, int(np.floor(np.log2(sr / (4 * f1))))))
+        if d < 2:
+            continue
+        f2 = sr / (2 * d)
+        extent = passband_extent(f1, f2, sr)
+        granule = max(d, max(g.hop for g in high))
+        reach = int(np.ceil(MARGIN_FACTOR * max(extent, max(g.extent for g in high))))
+        high_margin = -(-reach // granule) * granule
+        reach = int(np.ceil(MARGIN_FACTOR * max(g.extent for g in low)))
+        low_margin = -(-reach // hop_max) * hop_max
+        cost = step + 2 * high_margin + (step + 2 * low_margin) / d
+        if cost < best_cost:
+            best, best_cost = Split(s, d, f1, f2, extent, high_margin, granule, low_margin), cost
+    return best
+
+
+# -- geometry -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GroupMap:
+    """Where the bands of one group read and write in one block geometry.
+
+    Each group has a buffer of ``rows`` rows of ``width`` positions: ``m``
+    complex frames per band for an octave, the half spectrum ``0 .. m // 2``
+    of the real frames for the low- and high-pass bands. ``pieces`` are runs
+    ``(row, b0, b1, where, conj, w_an, w_syn)``: spectrum bins ``b0:b1`` land
+    on ``buffer[row, where]`` (a slice, reversed for bins that land through
+    their mirror image, which ``conj`` marks); ``gaps`` are the runs
+    ``(row, slice)`` that no bin reaches.
+    """
+
+    index: int        # group index in the transform
+    real: bool
+    rows: int
+    m: int            # frames per block: n // hop
+    hop: int          # full-rate samples
+    pieces: tuple
+    gaps: tuple
+
+    @property
+    def longest_piece(self):
+        return max((p[2] - p[1] for p in self.pieces), default=0)
+
+
+def _runs(flags):
+    """``(start, stop)`` of the runs of True in a boolean array."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+class Geometry:
+    """Index maps and weights of some groups for blocks of ``n`` full-rate samples.
+
+    Parameters
+    ----------
+    layout : BandLayout
+    groups : sequence of (index, Group)
+    n : int
+        Block length in full-rate samples, a multiple of ``decimation`` and of
+        every group's hop.
+    decimation : int
+        The block is sampled at ``sr / decimation``: its FFT length is
+        ``size = n // decimation`` (bins keep their frequencies ``k * sr / n``).
+    split : Split, optional
+        For the high stage of a split: ``low_an`` and ``low_syn`` weigh bins
+        ``0 .. n // (2 D)`` by the decimation filter, for the decimated low
+        band's blocks of ``low_size = n // D`` samples.
+    layout_duals : bool
+        Take ``sum(g**2)`` from :meth:`BandLayout.sum_of_squares` (its own window
+        evaluations: ~1e-13 from the windows' squares here, ~290 dB round trips)
+        rather than from the windows' values. Periodic mode keeps it for now.
+    """
+
+    def __init__(self, layout, groups, n, decimation=1, split=None, layout_duals=False):
+        self.n = n
+        self.decimation = decimation
+        self.size = size = n // decimation  # FFT length
+        half = size // 2 + 1
+        freqs = np.arange(half) * (layout.sr / n)
+        B = layout.bins_per_octave
+        members = {gi: [group.kind] if group.kind != "octave" else
+                   list(range((gi - 1) * B, gi * B)) for gi, group in groups}
+        # the windows on the bins, and sum(g**2) for the duals: summed from every band's
+        # window values, so that sum(g * dual) is 1 to rounding (duals consistent with
+        # the windows: ~310 dB round trips), or as BandLayout computes it (layout_duals)
+        if layout_duals:
+            bands = [band for gi in members for band in members[gi]]
+            sum_sq = layout.sum_of_squares(freqs)
+        else:
+            bands = ["lowpass", *range(layout.n_bands), "highpass"]
+            sum_sq = np.zeros(half)
+        windows = {}
+        for band in bands:
+            lo, hi = layout.support(band)
+            b = np.arange(max(0, int(np.floor(lo * n / layout.sr)) + 1),
+                          min(half - 1, int(np.ceil(hi * n / layout.sr)) - 1) + 1)
+            g = layout.window_values(band, freqs[b])
+            b, g = windows[band] = b[g > 0], g[g > 0]
+            if not layout_duals:
+                sum_sq[b] += g * g
+        self.maps = []
+        for gi, group in groups:
+            m = n // group.hop
+            real = group.kind != "octave"
+            width = m // 2 + 1 if real else m
+            pieces, gaps = [], []
+            for row, band in enumerate(members[gi]):
+                b, g = windows[band]
+                q = b % m
+                if real:  # a real band: the half spectrum, folded bins conjugated
+                    conj = q > m // 2
+                    dst = np.where(conj, (m - q) % m, q)
+                    w_an, w_syn = g / size, g / (sum_sq[b] * m)
+                else:
+                    conj = np.zeros(len(b), bool)
+                    dst = q
+                    w_an, w_syn = g * (2.0 / size), g / (sum_sq[b] * (2.0 * m))
+                hits = np.bincount(dst, minlength=width)
+                if len(b) and (np.any(np.diff(b) != 1) or hits.max() > 1):
+                    raise AssertionError(f"{group.name}: bins alias at n={n}")  # hop rule
+                # runs of bins whose positions move by one: up (q = b % m wraps at m), or
+                # down for the conjugated ones (m - q, until q wraps to 0, not conjugated)
+                cut = np.flatnonzero((np.abs(np.diff(dst)) != 1) | (conj[1:] != conj[:-1]))
+                bounds = [0, *(cut + 1).tolist(), len(b)]
+                for a, z in zip(bounds[:-1], bounds[1:]):
+                    d0 = int(dst[a])
+                    if z - a > 1 and dst[a + 1] < d0:  # reversed
+                        where = slice(d0, d0 - (z - a) if d0 >= z - a else None, -1)
+                    else:
+                        where = slice(d0, d0 + z - a)
+                    pieces.append((row, int(b[a]), int(b[z - 1]) + 1, where, bool(conj[a]),
+                                   w_an[a:z], w_syn[a:z]))
+                gaps += [(row, slice(a, z)) for a, z in _runs(hits == 0)]
+            self.maps.append(GroupMap(gi, real, len(members[gi]), m, group.hop,
+                                      tuple(pieces), tuple(gaps)))
+        self.low_an = self.low_syn = self.low_size = None
+        if split is not None:  # the decimation filter on bins 0 .. n / (2 D)
+            d = split.decimation
+            self.low_size = n // d
+            h = passband(np.arange(n // (2 * d) + 1) * (layout.sr / n), split.f1, split.f2)
+            self.low_an = h / size          # X H / n: irfft(n / D) gives the decimated block
+            self.low_syn = h * (d / size)   # D H Z / n: interpolates the decimated block
+
+
+# -- one block ------------------------------------------------------------------------
+
+class Analyzer:
+    """One block forward, every channel at once, in reused plan buffers.
+
+    Fill :attr:`input` (channels, size) and call :meth:`run`; then
+    :attr:`outputs` holds each group's frames (channels, rows, m) and, for a
+    stage that feeds a low stage, :attr:`low` the decimated low band
+    (channels, size / D). Both are overwritten by the next block.
+    """
+
+    def __init__(self, plans, geo, channels):
+        self.geo = geo
+        self._rfft = _rfft(plans, "block", channels, geo.size)
+        self.input = self._rfft.input_array
+        self._plans, self._buffers, self.outputs = [], [], []
+        for gm in geo.maps:
+            if gm.real:
+                plan = _irfft(plans, gm.index, channels, gm.m)
+                self._buffers.append(plan.input_array[:, None, :])
+                self.outputs.append(plan.output_array[:, None, :])
+            else:
+                plan = plans.ifft_rows(channels * gm.rows, gm.m)
+                self._buffers.append(plan.input_array.reshape(channels, gm.rows, gm.m))
+                self.outputs.append(plan.output_array.reshape(channels, gm.rows, gm.m))
+            self._plans.append(plan)
+        self._low = None if geo.low_size is None else _irfft(plans, "low", channels, geo.low_size)
+        self.low = None if self._low is None else self._low.output_array
+
+    def run(self):
+        self._rfft.execute()
+        spec = self._rfft.output_array
+        for gm, plan, buf in zip(self.geo.maps, self._plans, self._buffers):
+            for row, b0, b1, where, conj, w, _ in gm.pieces:
+                out = buf[:, row, where]
+                np.multiply(spec[:, b0:b1], w, out=out)
+                if conj:
+                    np.conjugate(out, out=out)
+            for row, where in gm.gaps:  # FFTW may overwrite its inputs: zero them each time
+                buf[:, row, where] = 0
+            plan.execute()
+        if self._low is not None:
+            k = len(self.geo.low_an)
+            low = self._low.input_array
+            np.multiply(spec[:, :k], self.geo.low_an, out=low[:, :k])
+            low[:, k:] = 0
+            self._low.execute()
+
+
+class Synthesizer:
+    """One block back, every channel at once, in reused plan buffers.
+
+    Fill :attr:`inputs` (each group's frames, (channels, rows, m)) and, for a
+    stage fed by a low stage, :attr:`low` (the decimated low band over the
+    block, (channels, size / D)); :meth:`run` returns the block's samples
+    (channels, size), overwritten by the next block.
+    """
+
+    def __init__(self, plans, geo, channels):
+        self.geo = geo
+        self._plans, self._buffers, self.inputs = [], [], []
+        for gm in geo.maps:
+            if gm.real:
+                plan = _rfft(plans, gm.index, channels, gm.m)
+                self.inputs.append(plan.input_array[:, None, :])
+                self._buffers.append(plan.output_array[:, None, :])
+            else:
+                plan = plans.fft_rows(channels * gm.rows, gm.m)
+                self.inputs.append(plan.input_array.reshape(channels, gm.rows, gm.m))
+                self._buffers.append(plan.output_array.reshape(channels, gm.rows, gm.m))
+            self._plans.append(plan)
+        self._irfft = _irfft(plans, "block", channels, geo.size)
+        longest = max((gm.longest_piece for gm in geo.maps), default=0)
+        self._scratch = np.empty((channels, longest), complex)
+        self._low = None if geo.low_size is None else _rfft(plans, "low", channels, geo.low_size)
+        self.low = None if self._low is None else self._low.input_array
+
+    def run(self):
+        acc = self._irfft.input_array
+        acc[...] = 0
+        for gm, plan, buf in zip(self.geo.maps, self._plans, self._buffers):
+            plan.execute()
+            for row, b0, b1, where, conj, _, w in gm.pieces:
+                tmp = self._scratch[:, :b1 - b0]
+                np.multiply(buf[:, row, where], w, out=tmp)
+                if conj:
+                    np.conjugate(tmp, out=tmp)
+                acc[:, b0:b1] += tmp
+        if self._low is not None:
+            self._low.execute()
+            z = self._low.output_array
+            k = len(self.geo.low_syn)
+            np.multiply(z[:, :k], self.geo.low_syn, out=z[:, :k])
+            acc[:, :k] += z[:, :k]
+        self._irfft.execute()
+        return self._irfft.output_array
+
+
+# -- the decimated low band between the stages ----------------------------------------
+
+class Stream:
+    """A bounded window on a stream of samples (channels, ...), appended in order.
+
+    Samples before ``origin`` are 0, and so are those from :attr:`hi` on once
+    the producer is done. :meth:`drop` forgets samples no longer needed; the
+    window never holds more than ``capacity`` samples (:attr:`peak` records
+    the most it held).
+    """
+
+    def __init__(self, channels, capacity, origin):
+        self._buf = np.zeros((channels, capacity))
+        self.capacity = capacity
+        self.origin = self.lo = self.hi = origin  # held: lo .. hi; appended up to hi
+        self._at = 0  # buffer column of lo
+        self.peak = 0
+
+    def drop(self, upto):
+        """Forget the samples before ``upto``."""
+        if upto > self.lo:
+            self._at = self._at + upto - self.lo if upto < self.hi else 0
+            self.lo = upto
+
+    def append(self, chunk, at):
+        """Add samples ``at .. at + chunk.shape[1]``: ``at`` must be :attr:`hi`."""
+        if at != self.hi:
+            raise AssertionError(f"stream gap: appended up to {self.hi}, then at {at}")
+        end = at + chunk.shape[1]
+        held = max(0, at - self.lo)
+        chunk = chunk[:, max(0, self.lo - at):]  # the part not already dropped
+        n = chunk.shape[1]
+        if held + n > self.capacity:
+            raise AssertionError(f"stream of {self.capacity} samples overflows: {held} + {n}")
+        self.hi = end
+        if not n:
+            return
+        if self._at + held + n > self.capacity:
+            self._buf[:, :held] = self._buf[:, self._at:self._at + held]
+            self._at = 0
+        self._buf[:, self._at + held:self._at + held + n] = chunk
+        self.peak = max(self.peak, held + n)
+
+    def read(self, start, out):
+        """Copy samples ``start .. start + out.shape[1]`` into ``out`` (0 where none)."""
+        stop = start + out.shape[1]
+        if max(start, self.origin) < min(stop, self.lo):
+            raise AssertionError(f"stream read from {start}: dropped before {self.lo}")
+        a, b = max(start, self.lo), min(stop, self.hi)
+        if b <= a:
+            out[...] = 0
+            return
+        out[:, :a - start] = 0
+        out[:, a - start:b - start] = self._buf[:, self._at + a - self.lo:self._at + b - self.lo]
+        out[:, b - start:] = 0
