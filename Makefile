@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BUILD := build
 
-.PHONY: install demo test bench samples clean
+.PHONY: install demo test bench bench-all samples clean
 
 install: $(STAMP)
 
@@ -22,8 +22,21 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Benchmarks print markdown tables (and write them under build/bench/). Run them on a
+# quiet machine: they measure wall time.
 bench: $(STAMP)
-	$(PY) bench/transform.py
+	mkdir -p $(BUILD)/bench
+	$(PY) bench/transform.py --markdown $(BUILD)/bench/transform.md
+	$(PY) bench/render.py
+	$(PY) bench/batch.py --quick
+	$(PY) bench/dataset.py
+	$(PY) bench/phase.py --quick --markdown $(BUILD)/bench/phase.md
+	$(PY) bench/learn_dft.py --quick --markdown $(BUILD)/bench/learn_dft.md
+
+# The long runs: 60-minute files, the published learn-dft configuration in full.
+bench-all: bench
+	$(PY) bench/transform.py --long --markdown $(BUILD)/bench/transform-long.md
+	$(PY) bench/learn_dft.py --markdown $(BUILD)/bench/learn_dft-full.md
 
 samples: $(STAMP)
 	$(PY) sample_audio/make_samples.py

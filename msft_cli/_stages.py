@@ -255,7 +255,7 @@ class Geometry:
                 # runs of bins whose positions move by one: up (q = b % m wraps at m), or
                 # down for the conjugated ones (m - q, until q wraps to 0, not conjugated)
                 cut = np.flatnonzero((np.abs(np.diff(dst)) != 1) | (conj[1:] != conj[:-1]))
-                bounds = [0, *(cut + 1).tolist(), len(b)]
+                bounds = [0, *(cut + 1).tolist(), len(b)] if len(b) else []
                 for a, z in zip(bounds[:-1], bounds[1:]):
                     d0 = int(dst[a])
                     if z - a > 1 and dst[a + 1] < d0:  # reversed

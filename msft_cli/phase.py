@@ -492,17 +492,18 @@ def _integrate(octaves, d_time, d_bin, hops, sr, tol_db, rng, known=None):
     # 0 .. count - 1; node `count` is the root
     where = np.flatnonzero((mag > top * 10.0 ** (tol_db / 20)) | fixed)
     count = root = len(where)
-    number = np.full(n_nodes, -1, np.int64)
-    number[where] = np.arange(count)
+    index = np.int32 if n_nodes < 2**31 - 1 else np.int64
+    number = np.full(n_nodes, -1, index)
+    number[where] = np.arange(count, dtype=index)
     heads, tails = [], []
     for j, s in enumerate(octaves):
         rows, m = s.shape
-        idx = offsets[j] + np.arange(rows * m).reshape(rows, m)
+        idx = (offsets[j] + np.arange(rows * m)).astype(index).reshape(rows, m)
         heads += [idx[:, :-1].ravel(), idx[:-1].ravel()]  # time, frequency
         tails += [idx[:, 1:].ravel(), idx[1:].ravel()]
         if j + 1 < len(octaves):  # top bin -> bottom bin of the next octave, same time
             heads.append(idx[-1])
-            tails.append(offsets[j + 1] + np.arange(0, 2 * m, 2))
+            tails.append((offsets[j + 1] + np.arange(0, 2 * m, 2)).astype(index))
     a, b = number[np.concatenate(heads)], number[np.concatenate(tails)]
     del heads, tails
     use = (a >= 0) & (b >= 0)
@@ -847,11 +848,14 @@ def resynthesize(container, iterations=DEFAULT_ITERATIONS, init="pghi", progress
     Signals longer than ``segment + overlap`` seconds are reconstructed a
     segment at a time, so memory stays bounded whatever the
     length: segment ``k`` covers ``[k S, (k + 1) S + O)`` (``S``, ``O`` rounded
-    to the coarsest hop) with the frames within the transform's margin of it;
-    its coefficients before ``k S + O / 2`` are fixed to the previous segment's
-    result (the phase integration starts from them, Griffin-Lim keeps them), so
-    the phases carry on; the two signals are cross-faded (raised cosine) over
-    the middle half of the overlap. ``"periodic"`` containers are done whole.
+    to the coarsest hop) with the frames up to ``O / 4`` beyond it (the
+    signal's own tails beyond its first and last sample); its coefficients
+    before ``k S + O / 2`` are fixed to the previous segment's result (the
+    phase integration starts from them, Griffin-Lim keeps them), so the phases
+    carry on, and the two signals are cross-faded (raised cosine) over
+    ``[k S + O / 8, k S + 3 O / 8)``, where they agree. On test signals this
+    reaches the spectral convergence of one reconstruction of the whole, or
+    better. ``"periodic"`` containers are done whole.
 
     Parameters
     ----------
@@ -884,7 +888,7 @@ def resynthesize(container, iterations=DEFAULT_ITERATIONS, init="pghi", progress
                              "must be positive and the segment at least as long")
     t, n = container.transform, container.n_samples
     h = t.hop_max
-    overlap = max(1, int(round(float(overlap) * t.sr / (4 * h)))) * 4 * h
+    overlap = max(1, int(round(float(overlap) * t.sr / (8 * h)))) * 8 * h
     step = max(overlap, int(round(float(segment) * t.sr / h)) * h)
     measured = {"iterations": iterations, "phase_init": init}
     if t.mode == "periodic" or n <= step + overlap:
@@ -899,7 +903,7 @@ def _segments(container, iterations, init, progress, step, overlap, measured):
     t, n = container.transform, container.n_samples
     count = -(-(n - overlap) // step)
     names = ["lowpass"] + list(range(t.n_octaves)) + ["highpass"]
-    fade = overlap // 2
+    fade = overlap // 4  # cross-fade over [O/8, 3 O/8), where this segment is pinned
     ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
     err = ref = 0.0
     previous, tail = None, None
@@ -910,9 +914,10 @@ def _segments(container, iterations, init, progress, step, overlap, measured):
         stop = n if k == count - 1 else min(n, start + step + overlap)
         length = stop - start
         # frames beyond an inner edge hold the neighbouring music, which this segment
-        # cannot explain: half an overlap of them; beyond the signal's edges, its tails
-        before = t.margin if k == 0 else overlap // 2
-        after = t.margin if k == count - 1 else overlap // 2
+        # cannot explain: a quarter of an overlap of them; beyond the signal's edges, its
+        # tails
+        before = t.margin if k == 0 else overlap // 4
+        after = t.margin if k == count - 1 else overlap // 4
         firsts, groups = [], []
         for g, spec in enumerate(t.groups):
             lo = -(-(start - before) // spec.hop)
@@ -934,14 +939,14 @@ def _segments(container, iterations, init, progress, step, overlap, measured):
         result, y, analysed = _reconstruct(magnitudes, iterations, init, DEFAULT_MOMENTUM,
                                            "keep", [0, k], DEFAULT_TOL_DB, report, fixed, twin,
                                            signal=True)
-        core = (overlap // 2 if k else -np.inf, step + overlap // 2 if k < count - 1 else np.inf)
+        core = (overlap // 4 if k else -np.inf, step + overlap // 4 if k < count - 1 else np.inf)
         e, r = _errors(magnitudes, analysed, *core)
         err, ref = err + e, ref + r
-        # out: the previous tail cross-faded into this segment over [O/4, 3 O/4)
+        # out: the previous tail cross-faded into this segment over [O/8, 3 O/8)
         if tail is None:
             body = y
         else:
-            a = overlap // 4
+            a = overlap // 8
             mixed = tail[:, a:a + fade] * ramp[::-1] + y[:, a:a + fade] * ramp
             yield start, np.concatenate([tail[:, :a], mixed], axis=1)
             start, body = start + a + fade, y[:, a + fade:]

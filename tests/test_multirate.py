@@ -92,9 +92,8 @@ def test_split_invariants(kwargs):
     h = _stages.passband(f, split.f1, split.f2)
     assert np.all(h[f <= split.f1] == 1.0) and np.all(h[f >= split.f2] == 0.0)
     assert np.all(np.diff(h) <= 0)
-    # the high stage's windows do not reach below the decimation filter's flat part
-    lowest = layout.support(split.octaves * t.bins_per_octave)[0]
-    assert lowest < split.f1  # the octaves overlap across the split (by one band)
+    # the stages overlap by one band: the high stage's lowest window starts below f1
+    assert layout.support(split.octaves * t.bins_per_octave)[0] < split.f1
 
 
 @pytest.mark.parametrize("kwargs", [dict(sr=8000, fmin=200.0, window="hann"),
@@ -155,6 +154,17 @@ def test_coefficients_match_one_rate_real_clip(sample_paths):
     for block_size in (None, 2 ** 16):
         c = MSFT(sr, block_size=block_size).forward(y)
         assert _max_rel(c, ref) <= 1e-9, block_size
+
+
+def test_hann_window_two_rates(rng, snr):
+    """The duals g / sum(g**2) (not g) across the split."""
+    kwargs = dict(sr=16000, fmin=100.0, window="hann")
+    y = rng.standard_normal(16000)
+    t = MSFT(**kwargs)
+    assert t._split is not None
+    c = t.forward(y)
+    assert _max_rel(c, _one_rate(len(y), **kwargs).forward(y)) <= 1e-9
+    assert snr(y, c.inverse()) >= ONE_BLOCK_SNR
 
 
 def test_block_size_independence_two_rates(rng):
