@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 BUILD := build
 
 .PHONY: install demo test bench bench-all samples clean
@@ -24,7 +25,13 @@ test: $(STAMP)
 
 # Benchmarks print markdown tables (and write them under build/bench/). Run them on a
 # quiet machine: they measure wall time.
-bench: $(STAMP)
+# bench/peers.py's peers: the bench extra, then nsgt, whose setup.py needs numpy and Cython
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m pip install --quiet --no-build-isolation 'nsgt==0.19'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	mkdir -p $(BUILD)/bench
 	$(PY) bench/transform.py --markdown $(BUILD)/bench/transform.md
 	$(PY) bench/render.py
@@ -32,11 +39,13 @@ bench: $(STAMP)
 	$(PY) bench/dataset.py
 	$(PY) bench/phase.py --quick --markdown $(BUILD)/bench/phase.md
 	$(PY) bench/learn_dft.py --quick --markdown $(BUILD)/bench/learn_dft.md
+	$(PY) bench/peers.py --quick --wisdom $(BUILD)/bench/fftw-wisdom --markdown $(BUILD)/bench/peers.md
 
 # The long runs: 60-minute files, the published learn-dft configuration in full.
 bench-all: bench
 	$(PY) bench/transform.py --long --markdown $(BUILD)/bench/transform-long.md
 	$(PY) bench/learn_dft.py --markdown $(BUILD)/bench/learn_dft-full.md
+	$(PY) bench/peers.py --wisdom $(BUILD)/bench/fftw-wisdom --markdown $(BUILD)/bench/peers-full.md
 
 samples: $(STAMP)
 	$(PY) sample_audio/make_samples.py
