@@ -17,7 +17,6 @@ Quick start::
 """
 
 from ._version import __version__
-from . import phase
 from .container import Container, Crop, info, load, save, save_arrays
 from .convert import Report, analyze, resynth
 from .errors import AudioError, ContainerError, MsftError, ParameterError
@@ -29,3 +28,18 @@ __all__ = [
     "analyze", "resynth", "load", "save", "save_arrays", "info", "default_fmin", "phase",
     "MsftError", "ParameterError", "AudioError", "ContainerError", "__version__",
 ]
+
+#: Submodules imported at first use, not with the package: phase reconstruction
+#: needs scipy, which would cost every start-up a third of a second.
+_LAZY = ("phase",)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

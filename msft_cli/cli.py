@@ -8,7 +8,7 @@ import sys
 import click
 from click.core import ParameterSource
 
-from . import batch, container, convert, learn_dft, phase
+from . import batch, container, convert, learn_dft
 from .render import DEFAULT_HEIGHT, DEFAULT_WIDTH, FORMATS, Y_AXES, check_options, targets
 from .render import render as render_image
 from ._version import __version__
@@ -249,7 +249,7 @@ def analyze(input, output, store, dtype, compression, quiet, **params):
               show_default=True,
               help="Magnitude containers: fast Griffin-Lim iterations (one synthesis and one "
                    "analysis each).")
-@click.option("--phase-init", type=click.Choice(phase.INITS), default=_RESYNTH["phase_init"],
+@click.option("--phase-init", type=click.Choice(convert.PHASE_INITS), default=_RESYNTH["phase_init"],
               show_default=True,
               help="Magnitude containers: initial phases, by phase-gradient integration "
                    "(pghi), random or zero.")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import phase
 from .audio import AudioSource, AudioWriter, subtype_fits
 from .container import Writer, load
 from .errors import AudioError, ParameterError
@@ -119,8 +118,14 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
                   {"size": output.stat().st_size})
 
 
+#: Initial phases of magnitude containers, :data:`msft_cli.phase.INITS` (kept here, and
+#: pinned equal by the tests, so that conversions and the CLI do not import
+#: :mod:`msft_cli.phase` and scipy unless they reconstruct phases).
+PHASE_INITS = ("pghi", "random", "zero")
+
+
 def resynth(path, output=None, subtype=None, reference=None, progress=None, transform=None,
-            iterations=phase.DEFAULT_ITERATIONS, phase_init="pghi", phase_progress=None):
+            iterations=100, phase_init="pghi", phase_progress=None):
     """Audio back from a container, written atomically.
 
     Parameters
@@ -142,8 +147,8 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None, tran
         A transform with the container's parameters whose FFTW plans to reuse
         (batches of files); ParameterError if its parameters differ.
     iterations, phase_init : int, str
-        Magnitude containers only: fast Griffin-Lim iterations and the initial
-        phases (``"pghi"``, ``"random"``, ``"zero"``), see
+        Magnitude containers only: fast Griffin-Lim iterations (default
+        :data:`msft_cli.phase.DEFAULT_ITERATIONS`) and the initial phases (``"pghi"``, ``"random"``, ``"zero"``), see
         :func:`msft_cli.phase.reconstruct`. The spectral convergence reached
         goes to ``extra["spectral_convergence_db"]``.
     phase_progress : callable, optional
@@ -172,8 +177,11 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None, tran
                     f"{ref.name}: has {ref.channels} channel(s) x {ref.n_samples} samples, "
                     f"the container {c.n_channels} x {c.n_samples}: not its original")
             signal = error = 0.0
-            blocks, extra = (c.iter_audio(), {}) if c.store == "complex" else \
-                phase.resynthesize(c, iterations, phase_init, phase_progress)
+            if c.store == "complex":
+                blocks, extra = c.iter_audio(), {}
+            else:
+                from . import phase  # scipy: only to reconstruct phases
+                blocks, extra = phase.resynthesize(c, iterations, phase_init, phase_progress)
             with AudioWriter(output, c.sr, c.n_channels, subtype) as writer:
                 for start, block in blocks:
                     writer.write(block)

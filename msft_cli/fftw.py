@@ -10,13 +10,35 @@ something new, so that an expensive ``measure`` plan is paid for once per machin
 import base64
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import pyfftw
 
 from .errors import ParameterError
+
+
+def _import_pyfftw():
+    """pyfftw, without the scipy interfaces its ``__init__`` imports when scipy is there.
+
+    Those (``pyfftw.interfaces.scipy_fft``) pull in ``scipy.fft`` and ``scipy.special``,
+    about 0.15 s of every start-up, for nothing msft uses: while pyfftw loads,
+    ``scipy.fftpack`` is marked unimportable (pyfftw then skips them, as it does
+    without scipy), and the mark is removed at once.
+    """
+    block = "scipy.fftpack" not in sys.modules
+    if block:
+        sys.modules["scipy.fftpack"] = None
+    try:
+        import pyfftw
+    finally:
+        if block and sys.modules.get("scipy.fftpack", 0) is None:
+            del sys.modules["scipy.fftpack"]
+    return pyfftw
+
+
+pyfftw = _import_pyfftw()
 
 #: Planner efforts, from instant (and slower transforms) to slow (and faster transforms).
 PLANNERS = ("estimate", "measure", "patient")

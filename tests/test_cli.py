@@ -824,6 +824,33 @@ def test_subprocess_version(env, tmp_path):
     assert (done.returncode, done.stdout) == (0, f"msft, version {__version__}\n")
 
 
+def test_importing_the_cli_leaves_out_the_heavy_optional_modules(env, tmp_path):
+    heavy = ("matplotlib", "scipy", "scipy.sparse", "scipy.fft", "msft_cli.phase",
+             "msft_cli.dataset")
+    code = ("import sys, msft_cli.cli\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
+
+
+def test_phase_options_are_the_phase_modules():
+    from msft_cli import phase
+    assert convert.PHASE_INITS == phase.INITS
+    assert inspect.signature(convert.resynth).parameters["iterations"].default \
+        == phase.DEFAULT_ITERATIONS
+    option = next(p for p in main.commands["resynth"].params if p.name == "phase_init")
+    assert option.type.choices == phase.INITS
+
+
+def test_lazy_submodules_are_still_attributes():
+    import msft_cli
+    assert msft_cli.phase.reconstruct is not None
+    assert "phase" in dir(msft_cli) and "phase" in msft_cli.__all__
+    with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
+        msft_cli.nonesuch  # noqa: B018
+
+
 @pytest.mark.parametrize("case", [_missing, _nan, _fmin("0", "fmin=0 must be a positive "
                                                                "frequency in Hz"), _truncated],
                          ids=["missing", "nan", "fmin-0", "truncated"])
