@@ -769,7 +769,8 @@ def reconstruct(magnitudes, iterations=DEFAULT_ITERATIONS, init="pghi",
     Returns
     -------
     Coefficients
-        complex128, with the target magnitudes: ``.inverse()`` is the signal.
+        complex64 octaves with the target magnitudes (the real bands float32):
+        ``.inverse()`` is the signal.
 
     Examples
     --------

@@ -529,6 +529,40 @@ def test_cli_resynth_options(clip):
     assert "spectral convergence" not in out
 
 
+def test_resynth_reports_each_iteration(clip):
+    """The phase progress: every iteration of every channel, through the library call and
+    as a bar on stderr (never on stdout) from the command."""
+    from msft_cli import convert
+    ok(run("analyze", "clip.wav", "-o", "mag.h5", "--store", "magnitude", "--fmin", FMIN, "-q"))
+    calls = []
+    convert.resynth("mag.h5", "r.wav", iterations=3,
+                    phase_progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(k, 6) for k in range(1, 7)]  # 3 iterations x 2 channels
+    result = ok(run("resynth", "mag.h5", "-o", "s.wav", "--iterations", "3"))
+    assert result.stderr.startswith("phase")
+    assert result.stdout.startswith("mag.h5 -> s.wav: 1.00 s in ")
+    assert ok(run("resynth", "mag.h5", "-o", "t.wav", "--iterations", "3", "-q")).stderr == ""
+
+
+@pytest.mark.parametrize("change, message", [
+    ("bins", "dataset /octave_2 has shape (2, 6, {frames}), expected (2, 12, frames)"),
+    ("channels", "dataset /octave_2 has shape (4, 12, {frames}), expected (2, 12, frames)"),
+])
+def test_cli_resynth_refuses_shapes_that_do_not_fit_the_transform(clip, change, message):
+    """A magnitude container whose dataset does not match the stored transform (edited by
+    hand, or a model's output written with h5py): a one-line error, exit status 1."""
+    ok(run("analyze", "clip.wav", "-o", "mag.h5", "--store", "magnitude", "--fmin", FMIN, "-q"))
+    with h5py.File("mag.h5", "r+") as f:
+        a, attrs = f["octave_2"][...], dict(f["octave_2"].attrs)
+        del f["octave_2"]
+        f["octave_2"] = a[:, :6] if change == "bins" else np.concatenate([a, a])
+        f["octave_2"].attrs.update(attrs)
+    result = run("resynth", "mag.h5", "-o", "bad.wav")
+    assert result.exit_code == 1
+    assert result.output == f"Error: mag.h5: {message.format(frames=a.shape[2])}\n"
+    assert not (clip.parent / "bad.wav").exists()
+
+
 def test_cli_analyze_refuses_a_complex_dtype_for_magnitudes(clip):
     result = run("analyze", "clip.wav", "-o", "m.h5", "--store", "magnitude", "--dtype",
                  "complex64", "--fmin", FMIN)
