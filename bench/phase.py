@@ -45,7 +45,8 @@ own yardstick:
   redundant; ``scipy.signal.stft``), unweighted.
 
 Options: ``--quick`` (chirp and one clip, 2 s, iterations 0/8/32), ``--check``,
-``--seconds S``, ``--hop H``, ``--librosa-python PATH`` (default: this
+``--seconds S``, ``--hop H``, ``--iterations 0,32,100,300``,
+``--signals chirp,drums,...``, ``--librosa-python PATH`` (default: this
 Python if it imports librosa, else the bench is run without librosa and says
 so), ``--markdown PATH`` (also write the output there).
 """
@@ -259,11 +260,22 @@ def main():
     parser.add_argument("--hop", type=int, default=HOP)
     parser.add_argument("--librosa-python")
     parser.add_argument("--markdown")
+    parser.add_argument("--iterations", help="comma-separated iteration counts "
+                        f"(default {','.join(map(str, ITERATIONS))})")
+    parser.add_argument("--signals", help="comma-separated signal names (default: "
+                        f"{','.join(CLIPS + GENERATED)})")
     parser.add_argument("--check", action="store_true",
                         help="check librosa's captured estimates against a separate call")
     args = parser.parse_args()
     names = ("chirp", "house_beat") if args.quick else CLIPS + GENERATED
+    if args.signals:
+        names = tuple(args.signals.split(","))
+        unknown = [n for n in names if n not in CLIPS + GENERATED]
+        if unknown:
+            parser.error(f"--signals: unknown {', '.join(unknown)}")
     iterations = (0, 8, 32) if args.quick else ITERATIONS
+    if args.iterations:
+        iterations = tuple(sorted({int(k) for k in args.iterations.split(",")}))
     seconds = args.seconds or (2.0 if args.quick else 5.0)
     python, version = librosa_python(args.librosa_python)
     from msft_cli import MSFT
@@ -329,7 +341,7 @@ def main():
                  for k in iterations]
         table.append([method] + [f"{x:.2f}" for x in times])
     lines += markdown_table(["method"] + [f"{k} it." for k in iterations], table)
-    lines += ["", "### Goals", ""]
+    lines += ["", f"- load average at the end: {loadavg()}", "", "### Goals", ""]
     if python:
         lines += _goals(rows, names, iterations) + checks
     text = "\n".join(lines) + "\n"
