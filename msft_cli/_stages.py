@@ -182,6 +182,61 @@ def _runs(flags):
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
+def _support_bins(layout, band, n, half):
+    """Bins ``b0 .. b1`` of blocks of ``n`` samples (``half`` bins kept) inside a band's support."""
+    lo, hi = layout.support(band)
+    b0 = max(0, int(np.floor(lo * n / layout.sr)) + 1)
+    b1 = min(half - 1, int(np.ceil(hi * n / layout.sr)) - 1) + 1
+    return b0, max(b0, b1)
+
+
+def _complex_pieces(b0, m, w_an, w_syn, row, name, n):
+    """Pieces and gaps of a complex band: bins ``b0 ..`` land on frames ``b % m``
+    (one run, or two where ``b`` crosses a multiple of ``m``)."""
+    width = len(w_an)
+    if width > m:
+        raise AssertionError(f"{name}: bins alias at n={n}")  # the hop rule
+    if not width:
+        return [], [(row, slice(0, m))]
+    q0 = b0 % m
+    first = min(width, m - q0)  # bins before the wrap
+    pieces = [(row, b0, b0 + first, slice(q0, q0 + first), False, w_an[:first], w_syn[:first])]
+    if first < width:
+        pieces.append((row, b0 + first, b0 + width, slice(0, width - first), False,
+                       w_an[first:], w_syn[first:]))
+        gaps = [(row, slice(width - first, q0))]
+    else:
+        gaps = [(row, slice(0, q0)), (row, slice(q0 + width, m))]
+    return pieces, [(r, g) for r, g in gaps if g.stop > g.start]
+
+
+def _real_pieces(b0, m, w_an, w_syn, row, name, n):
+    """Pieces and gaps of a real band: bins ``b0 ..`` land on the half spectrum
+    ``0 .. m // 2`` of its frames, those past ``m / 2`` through their mirror image."""
+    b = np.arange(b0, b0 + len(w_an))
+    width = m // 2 + 1
+    q = b % m
+    conj = q > m // 2
+    dst = np.where(conj, (m - q) % m, q)
+    hits = np.bincount(dst, minlength=width)
+    if len(b) and hits.max() > 1:
+        raise AssertionError(f"{name}: bins alias at n={n}")  # the hop rule
+    # runs of bins whose positions move by one: up (q = b % m wraps at m), or
+    # down for the conjugated ones (m - q, until q wraps to 0, not conjugated)
+    cut = np.flatnonzero((np.abs(np.diff(dst)) != 1) | (conj[1:] != conj[:-1]))
+    bounds = [0, *(cut + 1).tolist(), len(b)] if len(b) else []
+    pieces = []
+    for a, z in zip(bounds[:-1], bounds[1:]):
+        d0 = int(dst[a])
+        if z - a > 1 and dst[a + 1] < d0:  # reversed
+            where = slice(d0, d0 - (z - a) if d0 >= z - a else None, -1)
+        else:
+            where = slice(d0, d0 + z - a)
+        pieces.append((row, int(b[a]), int(b[z - 1]) + 1, where, bool(conj[a]),
+                       w_an[a:z], w_syn[a:z]))
+    return pieces, [(row, slice(a, z)) for a, z in _runs(hits == 0)]
+
+
 class Geometry:
     """Index maps and weights of some groups for blocks of ``n`` full-rate samples.
 
@@ -199,72 +254,60 @@ class Geometry:
         For the high stage of a split: ``low_an`` and ``low_syn`` weigh bins
         ``0 .. n // (2 D)`` by the decimation filter, for the decimated low
         band's blocks of ``low_size = n // D`` samples.
-    layout_duals : bool
-        Take ``sum(g**2)`` from :meth:`BandLayout.sum_of_squares` (its own window
-        evaluations: ~1e-13 from the windows' squares here, ~290 dB round trips)
-        rather than from the windows' values. Periodic mode keeps it for now.
     """
 
-    def __init__(self, layout, groups, n, decimation=1, split=None, layout_duals=False):
+    def __init__(self, layout, groups, n, decimation=1, split=None):
         self.n = n
         self.decimation = decimation
         self.size = size = n // decimation  # FFT length
         half = size // 2 + 1
-        freqs = np.arange(half) * (layout.sr / n)
         B = layout.bins_per_octave
         members = {gi: [group.kind] if group.kind != "octave" else
                    list(range((gi - 1) * B, gi * B)) for gi, group in groups}
-        # the windows on the bins, and sum(g**2) for the duals: summed from every band's
-        # window values, so that sum(g * dual) is 1 to rounding (duals consistent with
-        # the windows: ~310 dB round trips), or as BandLayout computes it (layout_duals)
-        if layout_duals:
-            bands = [band for gi in members for band in members[gi]]
-            sum_sq = layout.sum_of_squares(freqs)
-        else:
-            bands = ["lowpass", *range(layout.n_bands), "highpass"]
-            sum_sq = np.zeros(half)
-        windows = {}
-        for band in bands:
-            lo, hi = layout.support(band)
-            b = np.arange(max(0, int(np.floor(lo * n / layout.sr)) + 1),
-                          min(half - 1, int(np.ceil(hi * n / layout.sr)) - 1) + 1)
-            g = layout.window_values(band, freqs[b])
-            b, g = windows[band] = b[g > 0], g[g > 0]
-            if not layout_duals:
-                sum_sq[b] += g * g
+        # the bins the groups' windows reach (the band -> bin rule of _support_bins)
+        spans = [_support_bins(layout, band, n, half) for gi in members for band in members[gi]]
+        lo = min(a for a, _ in spans)
+        hi = max(b for _, b in spans)
+        freqs = np.arange(lo, hi) * (layout.sr / n)
+        # every window on those bins in one pass, and sum(g**2) for the duals from the
+        # same values, so that sum(g * dual) is 1 to rounding: ~307 dB round trips, where
+        # BandLayout.sum_of_squares (its own evaluations, ~1e-13 apart) gave ~290 dB
+        k, lower, upper = layout.window_pairs(freqs)
+        sum_sq = lower * lower + upper * upper
+        # bins of band j (-1: low-pass): bounds[j + 1] .. bounds[j + 2]
+        bounds = np.searchsorted(k, np.arange(-1, layout.n_bands + 1)).tolist() + [len(k)]
+
+        def window(band):
+            """First bin (an offset from lo) and values of a band's window where it is not
+            0: its rising half is the upper window on the bins of band j - 1 (0, then
+            positive), its falling half the lower window on its own bins (positive,
+            then 0 beyond the top band's)."""
+            j = -1 if band == "lowpass" else layout.n_bands if band == "highpass" else band
+            a, c, z = bounds[j] if j > -1 else bounds[0], bounds[j + 1], bounds[j + 2]
+            if a < c and upper[a] == 0:
+                a += int(np.searchsorted(upper[a:c], 0.0, side="right"))
+            if j == layout.n_bands:
+                z = c
+            elif z > c and lower[z - 1] == 0:
+                z = c + int(np.searchsorted(-lower[c:z], 0.0))
+            return a, np.concatenate((upper[a:c], lower[c:z]))
+
         self.maps = []
         for gi, group in groups:
             m = n // group.hop
             real = group.kind != "octave"
-            width = m // 2 + 1 if real else m
             pieces, gaps = [], []
             for row, band in enumerate(members[gi]):
-                b, g = windows[band]
-                q = b % m
-                if real:  # a real band: the half spectrum, folded bins conjugated
-                    conj = q > m // 2
-                    dst = np.where(conj, (m - q) % m, q)
-                    w_an, w_syn = g / size, g / (sum_sq[b] * m)
+                b0, g = window(band)
+                dual = g / sum_sq[b0:b0 + len(g)]
+                b0 += lo
+                if real:
+                    p, q = _real_pieces(b0, m, g / size, dual / m, row, group.name, n)
                 else:
-                    conj = np.zeros(len(b), bool)
-                    dst = q
-                    w_an, w_syn = g * (2.0 / size), g / (sum_sq[b] * (2.0 * m))
-                hits = np.bincount(dst, minlength=width)
-                if len(b) and (np.any(np.diff(b) != 1) or hits.max() > 1):
-                    raise AssertionError(f"{group.name}: bins alias at n={n}")  # hop rule
-                # runs of bins whose positions move by one: up (q = b % m wraps at m), or
-                # down for the conjugated ones (m - q, until q wraps to 0, not conjugated)
-                cut = np.flatnonzero((np.abs(np.diff(dst)) != 1) | (conj[1:] != conj[:-1]))
-                bounds = [0, *(cut + 1).tolist(), len(b)] if len(b) else []
-                for a, z in zip(bounds[:-1], bounds[1:]):
-                    d0 = int(dst[a])
-                    if z - a > 1 and dst[a + 1] < d0:  # reversed
-                        where = slice(d0, d0 - (z - a) if d0 >= z - a else None, -1)
-                    else:
-                        where = slice(d0, d0 + z - a)
-                    pieces.append((row, int(b[a]), int(b[z - 1]) + 1, where, bool(conj[a]),
-                                   w_an[a:z], w_syn[a:z]))
-                gaps += [(row, slice(a, z)) for a, z in _runs(hits == 0)]
+                    p, q = _complex_pieces(b0, m, g * (2.0 / size), dual / (2.0 * m), row,
+                                           group.name, n)
+                pieces += p
+                gaps += q
             self.maps.append(GroupMap(gi, real, len(members[gi]), m, group.hop,
                                       tuple(pieces), tuple(gaps)))
         self.low_an = self.low_syn = self.low_size = None

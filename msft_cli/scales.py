@@ -31,10 +31,9 @@ MAX_EXTENT_SECONDS = 100.0
 def _smooth_step(x):
     """C-infinity step from 0 at ``x <= 0`` to 1 at ``x >= 1``, odd about 1/2."""
     x = np.clip(x, 0.0, 1.0)
+    # exp(-2/x) / (exp(-2/x) + exp(-2/(1-x))), with one exponential (0 -> 0, 1 -> 1)
     with np.errstate(divide="ignore", over="ignore"):
-        a = np.where(x > 0, np.exp(-2.0 / np.where(x > 0, x, 1.0)), 0.0)
-        b = np.where(x < 1, np.exp(-2.0 / np.where(x < 1, 1.0 - x, 1.0)), 0.0)
-    return a / (a + b)
+        return 1.0 / (1.0 + np.exp(2.0 / x - 2.0 / (1.0 - x)))
 
 
 def window_shape(name, x):
@@ -212,6 +211,37 @@ class BandLayout:
         if band == "highpass":
             return self.highpass_window(self.fold(f))
         return self.band_window(band, f)
+
+    def window_pairs(self, f):
+        """Every window at once, on frequencies ``0 <= f <= sr / 2``.
+
+        At most two windows overlap any frequency: those of bands ``k`` and
+        ``k + 1``, where ``k`` (from -1, the low-pass band, to ``n_bands - 1``;
+        ``n_bands`` is the high-pass band) is the band whose centre is at or
+        below ``f``. One logarithm per frequency, rather than one per band.
+
+        Returns
+        -------
+        k : ndarray of int
+            Non-decreasing where ``f`` is.
+        lower, upper : ndarray
+            The windows of bands ``k`` and ``k + 1`` at ``f`` (the values of
+            :meth:`window_values`, to rounding).
+        """
+        f = np.asarray(f, dtype=float)
+        with np.errstate(divide="ignore"):
+            pos = self.bins_per_octave * np.log2(np.maximum(f, 1e-300) / self.fmin)
+        k = np.clip(np.floor(pos), -1, self.n_bands - 1)
+        x = pos - k  # distance in bands from band k's centre: beyond 0..1 only at the ends
+        # both shapes are cos(h) and sin(h) = cos(pi/2 - h) (squared for hann), with
+        # h = pi/2 s(x) and s(1 - x) = 1 - s(x): one step per frequency, not two
+        h = (0.5 * np.pi) * (_smooth_step(x) if self.window == "bump" else np.clip(x, 0.0, 1.0))
+        lower, upper = np.cos(h), np.sin(h)
+        if self.window == "hann":
+            lower *= lower
+            upper *= upper
+        lower[x >= 1] = 0.0  # beyond the top band (cos(pi/2) is not quite 0)
+        return k.astype(np.int64), lower, upper
 
     def sum_of_squares(self, f):
         """``sum_k g_k(f)**2`` over every band, low- and high-pass included.

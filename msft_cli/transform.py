@@ -232,8 +232,7 @@ class MSFT:
         """Index maps of every group for full-rate blocks of ``n`` samples."""
         geo = self._geometries.get(n)
         if geo is None:
-            geo = self._geometries[n] = Geometry(self.layout, list(enumerate(self.groups)), n,
-                                                 layout_duals=True)
+            geo = self._geometries[n] = Geometry(self.layout, list(enumerate(self.groups)), n)
         return geo
 
     def _stage_geometry(self, stage, n):

@@ -168,6 +168,23 @@ def test_sum_of_squares_matches_every_window(window, sr, fmin, bins_per_octave):
         np.testing.assert_allclose(plain, 1.0, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("window", WINDOWS)
+@pytest.mark.parametrize("sr, fmin, bins_per_octave", [(8000, 100.0, 1), (16000, 150.0, 5),
+                                                       (22050, 55.0, 12), (44100, 20.0, 64)])
+def test_window_pairs_are_every_window(window, sr, fmin, bins_per_octave):
+    """The two windows at each frequency, from one logarithm, are the bands' own."""
+    layout = BandLayout(sr, fmin, bins_per_octave, window=window)
+    f = np.linspace(0.0, sr / 2, 20001)
+    k, lower, upper = layout.window_pairs(f)
+    assert np.all(np.diff(k) >= 0) and k.min() == -1 and k.max() == layout.n_bands - 1
+    names = {-1: "lowpass", layout.n_bands: "highpass"}
+    for band in range(-1, layout.n_bands + 1):
+        want = layout.window_values(names.get(band, band), f)
+        got = np.where(k == band, lower, 0.0) + np.where(k == band - 1, upper, 0.0)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12, err_msg=str(band))
+        assert np.all((got > 0) <= (want > 0))  # zero where the window is
+
+
 def test_band_window_reaches_neighbour_centres():
     layout = BandLayout(16000, 100.0, 12)
     k = 20

@@ -105,11 +105,7 @@ def _periodic_signals(rng, sr):
 @pytest.mark.parametrize("name", [
     "noise", "sine", "chirp", "clip_0.05s", "stereo", "impulse@0", "impulse@1",
     "impulse@14700", "impulse@44098", "impulse@44099",
-    pytest.param("chirp_to_0.45sr", marks=pytest.mark.xfail(strict=True, reason=(
-        "target not met by 0.06 dB: a linear chirp 30 Hz -> 19845 Hz (0.45 sr) over 1 s "
-        "round-trips at 289.94 dB in periodic mode at the default parameters (also for "
-        "0.7 s and 2 s); the error is float64 rounding spread over 5-10 kHz and "
-        "18-19.5 kHz"))),
+    "chirp_to_0.45sr",
 ])
 def test_periodic_round_trip(periodic44, rng, snr, name):
     y = _periodic_signals(rng, 44100)[name]
