@@ -97,7 +97,10 @@ class MSFT:
         multiple of the coarsest hop). Default: the largest step whose block
         (step plus two margins) is the power of two at least four margins long.
         At two rates (see the module documentation), both stages advance this
-        far per block, each with its own margins.
+        far per block, each with its own margins. With the default, a signal
+        whose frames fit in a shorter block gets one: the step halved as often
+        as that holds (never below the margin), so a short clip costs a short
+        block and the coefficients are those of any other block size.
     threads : int, optional
         FFTW threads. Default: all cores.
     planner : {"estimate", "measure", "patient"}
@@ -145,6 +148,7 @@ class MSFT:
         self.hop_max = hop_max
         #: overlap margin on each side of a block, a multiple of the coarsest hop
         self.margin = -(-max(g.extent for g in self.groups) // hop_max) * hop_max
+        self._fixed_step = block_size is not None
         if block_size is None:
             n = 1 << int(np.ceil(np.log2(4 * self.margin)))
             block_size = n - 2 * self.margin
@@ -257,17 +261,49 @@ class MSFT:
         margins (each a multiple of the coarsest hop), rounded up to a 7-smooth size."""
         return block_length(step, self.margin, self.hop_max)
 
+    def _steps(self, n_samples):
+        """Samples each zero-mode stage advances per block for a signal of ``n_samples``.
+
+        :attr:`block_size`, unless the default was taken and the stage's frames
+        fit in a shorter block: then the shortest of ``block_size / 2**k`` (rounded
+        up to the coarsest hop, at least the stage's margin) that covers them in
+        one block. A short clip then pays for a short block, and a transform
+        reused for many files meets only a few block lengths (geometries and
+        plans are kept per length).
+        """
+        ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
+        steps = []
+        for stage, (lo, hi) in zip(self._stages, self._spans(ranges, n_samples)):
+            step = self.block_size
+            while not self._fixed_step:
+                half = -(-step // 2 // self.hop_max) * self.hop_max
+                if half >= step or half < max(hi - lo, stage.margin):
+                    break
+                step = half
+            steps.append(step)
+        return steps
+
     def _blocks(self, stage, step):
         """``(step, geometry, pad)`` of a zero-mode stage advancing ``step`` samples
         per block (full rate: the block starts ``pad`` before each step)."""
         n = block_length(step, stage.margin, stage.granule)
         return step, self._stage_geometry(stage, n), (n - step) // 2
 
-    def _span(self, stage, ranges):
-        """Full-rate samples ``(lo, hi)`` covered by a stage's frames (lo on the coarsest hop)."""
-        lo = min(ranges[g][0] * self.groups[g].hop for g in stage.groups)
-        hi = max((ranges[g][0] + ranges[g][1]) * self.groups[g].hop for g in stage.groups)
-        return (lo // self.hop_max) * self.hop_max, hi
+    def _spans(self, ranges, n_samples):
+        """Full-rate samples ``(lo, hi)`` each zero-mode stage's forward blocks cover:
+        its frames (lo on the coarsest hop) and, for the high stage of a split, the
+        decimated low band (0 beyond the decimation filter's reach from the signal)."""
+        spans = []
+        for stage in self._stages:
+            lo = min(ranges[g][0] * self.groups[g].hop for g in stage.groups)
+            hi = max((ranges[g][0] + ranges[g][1]) * self.groups[g].hop for g in stage.groups)
+            lo = (lo // self.hop_max) * self.hop_max
+            if stage.feeds:
+                margin = self._split.high_margin
+                lo = min(lo, -margin // self.hop_max * self.hop_max)
+                hi = max(hi, n_samples + margin)
+            spans.append((lo, hi))
+        return spans
 
     @staticmethod
     def _kept(geo, outputs, start, step, pad, ranges):
@@ -311,21 +347,17 @@ class MSFT:
             yield [(gi, 0, out) for gi, out in enumerate(an.outputs)]
             return
         *low, high = self._stages
-        step, geo, pad = self._blocks(high, self.block_size)
+        *step_l, step = self._steps(n_samples)
+        *span_l, (t_lo, t_hi) = self._spans(ranges, n_samples)
+        step, geo, pad = self._blocks(high, step)
         an = self._kernel(Analyzer, geo, channels)
-        t_lo, t_hi = self._span(high, ranges)
-        if low:  # the decimated low band: 0 beyond the filter's reach from the signal
-            split, low = self._split, low[0]
-            d = split.decimation
-            t_lo = min(t_lo, -split.high_margin // self.hop_max * self.hop_max)
-            t_hi = max(t_hi, n_samples + split.high_margin)
         highs = iter(range(t_lo, t_hi, step))
         if low:
-            step_l, geo_l, pad_l = self._blocks(low, self.block_size)
+            low, d, (l_lo, l_hi) = low[0], self._split.decimation, span_l[0]
+            step_l, geo_l, pad_l = self._blocks(low, step_l[0])
             an_l = self._kernel(Analyzer, geo_l, channels)
             stream = Stream(channels, geo_l.size + step // d, t_lo // d)
             keep = slice(pad // d, (pad + step) // d)
-            l_lo, l_hi = self._span(low, ranges)
             for start_l in range(l_lo, l_hi, step_l):
                 at = (start_l - pad_l) // d
                 stream.drop(at)
@@ -354,11 +386,12 @@ class MSFT:
             yield 0, sy.run()[:, :n_samples]
             return
         *low, high = self._stages
-        step, geo, pad = self._blocks(high, self.block_size)
+        *step_l, step = self._steps(n_samples)
+        step, geo, pad = self._blocks(high, step)
         sy = self._kernel(Synthesizer, geo, channels)
         if low:
             d, low = self._split.decimation, low[0]
-            step_l, geo_l, pad_l = self._blocks(low, self.block_size)
+            step_l, geo_l, pad_l = self._blocks(low, step_l[0])
             sy_l = self._kernel(Synthesizer, geo_l, channels)
             first = (-pad // self.hop_max) * self.hop_max
             lows = iter(range(first, n_samples + geo.n + step_l, step_l))

@@ -240,6 +240,34 @@ def test_block_size_independence_small_blocks(rng):
             assert np.max(np.abs(a - b)) / np.max(np.abs(b)) <= 1e-6
 
 
+@pytest.mark.parametrize("seconds", [0.05, 1.0, 5.0])
+def test_short_signals_take_shorter_blocks(rng, snr, seconds):
+    """With the default block size, a short signal gets a shorter step (one block per
+    stage, from a ladder of halvings) and the coefficients of the long block."""
+    t = MSFT(44100)
+    y = rng.standard_normal((2, int(seconds * 44100)))
+    steps = t._steps(y.shape[1])
+    assert steps[-1] < t.block_size and max(steps) <= t.block_size  # the high stage's
+    ladder = {-(-t.block_size // 2 ** k // t.hop_max) * t.hop_max for k in range(12)}
+    assert set(steps) <= ladder
+    assert all(s >= stage.margin for s, stage in zip(steps, t._stages))
+    assert _blocks(t, y.shape[1]) == 1
+    c = t.forward(y)
+    ref = MSFT(44100, block_size=t.block_size).forward(y)  # explicit: never shortened
+    assert ref.transform._steps(y.shape[1]) == [t.block_size] * len(t._stages)
+    for a, b in zip(c.groups, ref.groups):
+        assert a.shape == b.shape
+        assert np.max(np.abs(a - b)) / np.max(np.abs(b)) <= 1e-9
+    assert snr(y, c.inverse()) >= ONE_BLOCK_SNR
+
+
+def test_short_signals_meet_few_block_lengths():
+    t = MSFT(44100)
+    lengths = {tuple(t._steps(n)) for n in np.geomspace(100, 200 * 44100, 60).astype(int)}
+    assert len(lengths) <= 8
+    assert tuple(t._steps(200 * 44100)) == (t.block_size,) * len(t._stages)
+
+
 # -- property tests ---------------------------------------------------------------
 
 @st.composite
