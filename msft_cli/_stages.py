@@ -41,21 +41,6 @@ def block_length(step, margin, granule):
     return m * granule
 
 
-# -- FFTW plans batched over channels -------------------------------------------------
-# fftw.Plans makes and caches every plan; these shapes (channels, n) are not among
-# its named methods, so they go through its generic maker. ``role`` keeps apart plans
-# whose buffers must not be shared (a kernel's outputs live until it runs again).
-
-def _rfft(plans, role, channels, n):
-    return plans._make(("rfft", role, channels, n), (channels, n), "float64",
-                       (channels, n // 2 + 1), "complex128", 1, "FFTW_FORWARD")
-
-
-def _irfft(plans, role, channels, n):
-    return plans._make(("irfft", role, channels, n), (channels, n // 2 + 1), "complex128",
-                       (channels, n), "float64", 1, "FFTW_BACKWARD")
-
-
 # -- the decimation filter ------------------------------------------------------------
 
 def passband(f, f1, f2):
@@ -332,12 +317,12 @@ class Analyzer:
 
     def __init__(self, plans, geo, channels):
         self.geo = geo
-        self._rfft = _rfft(plans, "block", channels, geo.size)
+        self._rfft = plans.rfft_rows(channels, geo.size, "block")
         self.input = self._rfft.input_array
         self._plans, self._buffers, self.outputs = [], [], []
         for gm in geo.maps:
             if gm.real:
-                plan = _irfft(plans, gm.index, channels, gm.m)
+                plan = plans.irfft_rows(channels, gm.m, gm.index)
                 self._buffers.append(plan.input_array[:, None, :])
                 self.outputs.append(plan.output_array[:, None, :])
             else:
@@ -345,7 +330,8 @@ class Analyzer:
                 self._buffers.append(plan.input_array.reshape(channels, gm.rows, gm.m))
                 self.outputs.append(plan.output_array.reshape(channels, gm.rows, gm.m))
             self._plans.append(plan)
-        self._low = None if geo.low_size is None else _irfft(plans, "low", channels, geo.low_size)
+        self._low = (None if geo.low_size is None else
+                     plans.irfft_rows(channels, geo.low_size, "low"))
         self.low = None if self._low is None else self._low.output_array
 
     def run(self):
@@ -382,7 +368,7 @@ class Synthesizer:
         self._plans, self._buffers, self.inputs = [], [], []
         for gm in geo.maps:
             if gm.real:
-                plan = _rfft(plans, gm.index, channels, gm.m)
+                plan = plans.rfft_rows(channels, gm.m, gm.index)
                 self.inputs.append(plan.input_array[:, None, :])
                 self._buffers.append(plan.output_array[:, None, :])
             else:
@@ -390,10 +376,11 @@ class Synthesizer:
                 self.inputs.append(plan.input_array.reshape(channels, gm.rows, gm.m))
                 self._buffers.append(plan.output_array.reshape(channels, gm.rows, gm.m))
             self._plans.append(plan)
-        self._irfft = _irfft(plans, "block", channels, geo.size)
+        self._irfft = plans.irfft_rows(channels, geo.size, "block")
         longest = max((gm.longest_piece for gm in geo.maps), default=0)
         self._scratch = np.empty((channels, longest), complex)
-        self._low = None if geo.low_size is None else _rfft(plans, "low", channels, geo.low_size)
+        self._low = (None if geo.low_size is None else
+                     plans.rfft_rows(channels, geo.low_size, "low"))
         self.low = None if self._low is None else self._low.input_array
 
     def run(self):

@@ -139,6 +139,22 @@ class Plans:
         return self._make(("irfft", n), (n // 2 + 1,), "complex128", (n,), "float64", 0,
                           "FFTW_BACKWARD")
 
+    def rfft_rows(self, rows, n, role=None):
+        """Real-to-complex plan of length ``n`` over each of ``rows`` rows: ``(rows, n)``
+        float64 -> ``(rows, n // 2 + 1)`` complex128.
+
+        ``role`` (any hashable) tells apart plans of one shape whose buffers must
+        not be shared, e.g. one block's outputs that must outlive another's run.
+        """
+        return self._make(("rfft", role, rows, n), (rows, n), "float64",
+                          (rows, n // 2 + 1), "complex128", 1, "FFTW_FORWARD")
+
+    def irfft_rows(self, rows, n, role=None):
+        """Complex-to-real plan of length ``n`` over each of ``rows`` rows (unnormalized);
+        ``role`` as for :meth:`rfft_rows`."""
+        return self._make(("irfft", role, rows, n), (rows, n // 2 + 1), "complex128",
+                          (rows, n), "float64", 1, "FFTW_BACKWARD")
+
     def ifft_rows(self, rows, m):
         """Unnormalized backward complex FFT of length ``m`` over each of ``rows`` rows."""
         return self._make(("ifft", rows, m), (rows, m), "complex128", (rows, m), "complex128",

@@ -94,6 +94,31 @@ def test_row_transforms_match_numpy(rows, m, rng):
     assert _rel_err(bwd.output_array, m * np.fft.ifft(x, axis=1)) <= 1e-12
 
 
+@pytest.mark.parametrize("rows, n", [(1, 8), (2, 64), (2, 90), (3, 1)])
+def test_real_row_transforms_match_numpy(rows, n, rng):
+    plans = Plans(threads=1)
+    x = rng.standard_normal((rows, n))
+    fwd = plans.rfft_rows(rows, n)
+    assert fwd.output_array.shape == (rows, n // 2 + 1)
+    fwd.input_array[:] = x
+    fwd.execute()
+    assert _rel_err(fwd.output_array, np.fft.rfft(x, axis=1)) <= 1e-12
+    bwd = plans.irfft_rows(rows, n)
+    assert bwd.output_array.shape == (rows, n) and bwd.output_array.dtype == np.float64
+    bwd.input_array[:] = np.fft.rfft(x, axis=1)
+    bwd.execute()
+    assert _rel_err(bwd.output_array / n, x) <= 1e-12
+
+
+def test_real_row_plans_are_kept_per_role():
+    plans = Plans(threads=1)
+    assert plans.rfft_rows(2, 64) is plans.rfft_rows(2, 64, None)
+    assert plans.rfft_rows(2, 64, "block") is plans.rfft_rows(2, 64, "block")
+    assert plans.rfft_rows(2, 64, "block") is not plans.rfft_rows(2, 64, "low")
+    assert plans.irfft_rows(2, 64, 3).input_array is not plans.irfft_rows(2, 64, 4).input_array
+    assert plans.irfft_rows(2, 64) is not plans.rfft_rows(2, 64)
+
+
 def test_large_threaded_plan_matches_numpy(rng):
     n = 1 << 16  # above the single-thread size
     plan = Plans(threads=2).rfft(n)
