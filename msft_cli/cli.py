@@ -478,7 +478,8 @@ _LEARN = {k: p.default for k, p in inspect.signature(learn_dft.learn_dft).parame
 @click.option("--batch-size", type=int, default=_LEARN["batch_size"],
               help="Examples per step [default: input length / 8, at least 256].")
 @click.option("--lr", type=float, default=_LEARN["lr"],
-              help="Step size [default: sgd: the best step for white noise; adam: 1e-3].")
+              help="Step size [default: sgd: the best step for white noise; adam: that "
+                   "step times the gradient's RMS]. A given --lr is fixed (Keras's, for adam).")
 @click.option("--beta1", type=float, default=_LEARN["beta1"], show_default=True,
               help="adam: first moment decay.")
 @click.option("--beta2", type=float, default=_LEARN["beta2"], show_default=True,
