@@ -24,6 +24,9 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", "
 _TRUNCATED = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # placeholders written by tools that stream WAV
 
+#: Frames decoded or encoded at a time (interleaved in a small buffer).
+_READ_FRAMES = 1 << 16
+
 
 class AudioSource:
     """An audio file open for block reads; use as a context manager.
@@ -105,20 +108,27 @@ class AudioSource:
         """
         out = np.zeros((self.channels, stop - start))
         a, b = max(start, 0), min(stop, self.n_samples)
-        if b > a:
+        if b <= a:
+            return out
+        try:
+            self._file.seek(a)
+        except (sf.SoundFileError, RuntimeError) as exc:
+            raise AudioError(f"{self.name}: cannot be decoded ({exc})") from exc
+        buf = np.empty((min(_READ_FRAMES, b - a), self.channels))  # interleaved, reused
+        for at in range(a, b, _READ_FRAMES):
+            k = min(_READ_FRAMES, b - at)
             try:
-                self._file.seek(a)
-                data = self._file.read(b - a, dtype="float64", always_2d=True)
+                data = self._file.read(k, out=buf[:k])
             except (sf.SoundFileError, RuntimeError) as exc:
                 raise AudioError(f"{self.name}: cannot be decoded ({exc})") from exc
-            if len(data) != b - a:
-                raise AudioError(f"{self.name}: ends early: read {a + len(data)} of "
+            if len(data) != k:
+                raise AudioError(f"{self.name}: ends early: read {at + len(data)} of "
                                  f"{self.n_samples} samples")
             if not np.all(np.isfinite(data)):
-                bad = a + int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
+                bad = at + int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
                 raise AudioError(f"{self.name}: holds NaN or Inf samples (first at sample "
                                  f"{bad}, {bad / self.sr:.3f} s)")
-            out[:, a - start:b - start] = data.T
+            out[:, at - start:at - start + k] = data.T
         return out
 
     def _cleanup(self):
@@ -224,7 +234,9 @@ class AudioWriter:
 
     def write(self, block):
         """Append samples, shaped (channels, samples)."""
-        self._file.write(np.ascontiguousarray(np.asarray(block).T))
+        block = np.asarray(block)
+        for a in range(0, block.shape[1], _READ_FRAMES):  # interleaved a piece at a time
+            self._file.write(np.ascontiguousarray(block[:, a:a + _READ_FRAMES].T))
 
     def __enter__(self):
         return self

@@ -95,6 +95,7 @@ class Writer:
                  store="complex"):
         dtype = _check_storage(store, dtype)
         self.store = store
+        self.dtype = np.dtype(dtype)  # of the octaves' datasets
         if compression not in COMPRESSIONS:
             raise ParameterError(f"compression={compression!r} is unknown: must be one of "
                                  f"{', '.join(COMPRESSIONS)}")

@@ -106,8 +106,9 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
         with Writer(output, transform, src.n_samples, src.channels, dtype, compression,
                     source, extra_attrs=extra_attrs, store=store) as writer:
             done = 0
+            frames_dtype = writer.dtype if store == "complex" else "complex128"  # as stored
             for g, first, frames in transform.iter_forward(src.read, src.n_samples,
-                                                           src.channels):
+                                                           src.channels, frames_dtype):
                 writer.write(g, first, frames)
                 if progress is not None and g == len(transform.groups) - 1:
                     hop = transform.groups[g].hop

@@ -411,7 +411,7 @@ class MSFT:
         if low:
             self._stream_peak = stream.peak
 
-    def iter_forward(self, read, n_samples, channels):
+    def iter_forward(self, read, n_samples, channels, dtype="complex128"):
         """Analyse a signal block by block, without holding it whole.
 
         Parameters
@@ -421,20 +421,29 @@ class MSFT:
             array (channels, stop - start), zeros outside ``0 .. n_samples``.
         n_samples, channels : int
             The signal's length and channel count.
+        dtype : {"complex128", "complex64"}
+            Type of the octaves' frames; the real low- and high-pass bands get
+            the matching real type (float64 or float32).
 
         Yields
         ------
         (group, first_frame, array)
-            ``array`` (channels, rows, frames) holds frames ``first_frame ..``
-            (global indices) of group ``group``; each frame is yielded once, in
-            time order per group.
+            ``array`` (channels, rows, frames), a new C-contiguous array, holds
+            frames ``first_frame ..`` (global indices) of group ``group``; each
+            frame is yielded once, in time order per group.
         """
+        dtype = np.dtype(dtype)
+        if dtype not in (np.complex64, np.complex128):
+            raise ParameterError(f"dtype={dtype} must be complex64 or complex128")
+        real = np.dtype(dtype.char.lower())
+
         def fill(start, out):
             out[...] = read(start, start + out.shape[1])
 
         for block in self._forward_views(fill, n_samples, channels):
-            for gi, first, c in block:  # copied one at a time: a block's frames are large
-                yield gi, first, c.copy()
+            for gi, first, c in block:  # one at a time (a block's frames are large), and
+                # converted once, not copied then converted
+                yield gi, first, c.astype(real if c.dtype.kind == "f" else dtype, order="C")
 
     def iter_inverse(self, read_frames, n_samples, channels, ranges=None):
         """Synthesize a signal block by block from stored frames.
