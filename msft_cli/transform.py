@@ -53,6 +53,12 @@ MODES = ("zero", "periodic")
 #: Cofactors ``c`` of the FFT lengths ``hop * c * 2**k`` used in periodic mode.
 _PERIODIC_COFACTORS = (1, 3, 5, 7)
 
+#: Default zero-mode steps are at most this many margins of their stage (or the next
+#: step of the ladder, see ``MSFT._steps``): the margins then cost ~1/8 more FFT work,
+#: where longer blocks cost memory, and first touching memory is a large part of a cold
+#: run (a 60 s stereo file: 3.1 M-sample high-stage blocks touched ~410 MB of buffers).
+STEP_MARGINS = 16
+
 #: Zero mode splits the bands between two sample rates when that is cheaper (private
 #: switch: tests compare against one rate).
 _MULTIRATE = True
@@ -97,10 +103,11 @@ class MSFT:
         multiple of the coarsest hop). Default: the largest step whose block
         (step plus two margins) is the power of two at least four margins long.
         At two rates (see the module documentation), both stages advance this
-        far per block, each with its own margins. With the default, a signal
-        whose frames fit in a shorter block gets one: the step halved as often
-        as that holds (never below the margin), so a short clip costs a short
-        block and the coefficients are those of any other block size.
+        far per block, each with its own margins. With the default, a stage
+        whose margins are short (the high stage of a split) or a signal whose
+        frames fit in a shorter block gets a shorter step: the default halved
+        (see :data:`STEP_MARGINS`); the coefficients are those of any other
+        block size.
     threads : int, optional
         FFTW threads. Default: all cores.
     planner : {"estimate", "measure", "patient"}
@@ -264,12 +271,13 @@ class MSFT:
     def _steps(self, n_samples):
         """Samples each zero-mode stage advances per block for a signal of ``n_samples``.
 
-        :attr:`block_size`, unless the default was taken and the stage's frames
-        fit in a shorter block: then the shortest of ``block_size / 2**k`` (rounded
-        up to the coarsest hop, at least the stage's margin) that covers them in
-        one block. A short clip then pays for a short block, and a transform
-        reused for many files meets only a few block lengths (geometries and
-        plans are kept per length).
+        :attr:`block_size` if given. Else a step of the ladder ``block_size /
+        2**k`` (rounded up to the coarsest hop, at least the stage's margin):
+        the shortest that covers the stage's frames in one block, or that is
+        :data:`STEP_MARGINS` margins long if it is longer. A short clip then
+        pays for a short block, the high stage of a split (short margins) keeps
+        its blocks small, and a transform reused for many files meets only a
+        few block lengths (geometries and plans are kept per length).
         """
         ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
         steps = []
@@ -277,7 +285,8 @@ class MSFT:
             step = self.block_size
             while not self._fixed_step:
                 half = -(-step // 2 // self.hop_max) * self.hop_max
-                if half >= step or half < max(hi - lo, stage.margin):
+                if half >= step or half < max(stage.margin,
+                                              min(hi - lo, STEP_MARGINS * stage.margin)):
                     break
                 step = half
             steps.append(step)

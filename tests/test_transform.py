@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from msft_cli.errors import ParameterError
-from msft_cli.transform import MSFT, Coefficients
+from msft_cli.transform import MSFT, STEP_MARGINS, Coefficients
 
 SR = 16000
 FMIN = 100.0
@@ -261,11 +261,15 @@ def test_short_signals_take_shorter_blocks(rng, snr, seconds):
     assert snr(y, c.inverse()) >= ONE_BLOCK_SNR
 
 
-def test_short_signals_meet_few_block_lengths():
+def test_default_steps_meet_few_block_lengths():
     t = MSFT(44100)
     lengths = {tuple(t._steps(n)) for n in np.geomspace(100, 200 * 44100, 60).astype(int)}
     assert len(lengths) <= 8
-    assert tuple(t._steps(200 * 44100)) == (t.block_size,) * len(t._stages)
+    low, high = t._stages
+    steps = t._steps(200 * 44100)  # long: the low stage's default, the high stage's shorter
+    assert steps[0] == t.block_size
+    assert STEP_MARGINS * high.margin <= steps[1] < 2 * STEP_MARGINS * high.margin
+    assert MSFT(44100, block_size=t.block_size)._steps(200 * 44100) == [t.block_size] * 2
 
 
 # -- property tests ---------------------------------------------------------------
