@@ -494,6 +494,28 @@ def test_iter_forward_yields_each_frame_once_in_order(streamed16, rng):
         assert nxt[g] == first + count
 
 
+def test_iter_forward_converts_to_the_dtype_asked(streamed16, rng):
+    y = rng.standard_normal((2, SR // 2))
+
+    def read(start, stop):
+        out = np.zeros((2, stop - start))
+        a, b = max(start, 0), min(stop, y.shape[1])
+        if b > a:
+            out[:, a - start:b - start] = y[:, a:b]
+        return out
+
+    wide = list(streamed16.iter_forward(read, y.shape[1], 2))
+    narrow = list(streamed16.iter_forward(read, y.shape[1], 2, dtype="complex64"))
+    assert [(g, f) for g, f, _ in wide] == [(g, f) for g, f, _ in narrow]
+    for (g, _, a), (_, _, b) in zip(wide, narrow):
+        real = streamed16.groups[g].kind != "octave"
+        assert a.dtype == (np.float64 if real else np.complex128)
+        assert b.dtype == (np.float32 if real else np.complex64) and b.flags.c_contiguous
+        np.testing.assert_array_equal(b, a.astype(b.dtype))
+    with pytest.raises(ParameterError, match="dtype=float32 must be complex64 or complex128"):
+        next(streamed16.iter_forward(read, y.shape[1], 2, dtype="float32"))
+
+
 # -- shapes and dtypes ------------------------------------------------------------
 
 def test_mono_shapes(zero16, rng):
