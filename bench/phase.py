@@ -13,7 +13,8 @@ msft: the default transform (``MSFT(44100)``: fmin 20.60 Hz = E0, 12 bins per
 octave, 10 octaves, "bump" window, "zero" mode), magnitudes ``|c|`` of the
 signal's coefficients (the real low-/high-pass bands kept, as a magnitude
 container stores them), then ``msft_cli.phase.iter_reconstruct`` with each
-initialisation (``pghi``, ``random``, ``zero``; momentum 0.99, seed 0). The
+initialisation (``pghi``, ``random``, ``zero``; the default momentum,
+``msft_cli.phase.DEFAULT_MOMENTUM``, and seed 0). The
 estimate after k iterations is ``.inverse()`` of the k-th item; its time is
 the generator's wall time up to that item (each item is converted to
 ``Coefficients``, as the generator does) plus that inverse, with the clock

@@ -136,7 +136,13 @@ INITS = ("pghi", "random", "zero")
 REAL_BANDS = ("keep", "retrieve")
 
 DEFAULT_ITERATIONS = 100
-DEFAULT_MOMENTUM = 0.99
+#: Fast Griffin-Lim's momentum. 0.99 (the STFT's usual choice, librosa's default) drives the
+#: spectral convergence in this frame's own norm lowest, but on this less redundant frame it
+#: drifts towards other signals with nearly the same magnitudes: on bench/phase.py's 3 s
+#: signals, a neutral 8x STFT judge found 0.9 better by 4-7 dB on the chirp and the house
+#: beat after 100 iterations, and equal (within 0.5 dB) elsewhere, while the frame's own
+#: measure differed by at most 3 dB either way.
+DEFAULT_MOMENTUM = 0.9
 DEFAULT_TOL_DB = -80.0
 
 #: ``resynthesize`` works on segments of this many seconds (bounded memory), overlapping by
@@ -753,7 +759,8 @@ def reconstruct(magnitudes, iterations=DEFAULT_ITERATIONS, init="pghi",
         random, zero, or the phases of complex coefficients of the same
         transform and signal length (to continue an earlier run).
     momentum : float
-        Fast Griffin-Lim's inertia ``alpha`` (0: plain Griffin-Lim). Default 0.99.
+        Fast Griffin-Lim's inertia ``alpha`` (0: plain Griffin-Lim). Default 0.9
+        (:data:`DEFAULT_MOMENTUM`).
     real_bands : {"keep", "retrieve"}
         Keep the low-/high-pass bands as given (default; a magnitude container
         stores them signed), or trust only their absolute values and retrieve
