@@ -33,7 +33,8 @@ def models(tmp_path_factory):
     """Model files: a 16-point DFT, the small STFT by SGD and by lstsq, a tiny msft."""
     folder = tmp_path_factory.mktemp("models")
     made = {"dft": learn_dft.learn_dft("dft", size=16, epochs=2, examples=500),
-            "stft": learn_dft.learn_dft("stft", **SMALL_STFT, epochs=3, examples=2000),
+            "stft": learn_dft.learn_dft("stft", **SMALL_STFT, solver="sgd", epochs=3,
+                                        examples=2000),
             "lstsq": learn_dft.learn_dft("stft", **SMALL_STFT, solver="lstsq", examples=200),
             "msft": learn_dft.learn_dft("msft", n_octaves=1, bins_per_octave=4, epochs=2,
                                         examples=600)}
