@@ -25,6 +25,11 @@ _RESYNTH = {k: p.default for k, p in inspect.signature(convert.resynth).paramete
             if p.default is not inspect.Parameter.empty}
 
 
+
+def _times(factor):
+    """A realtime factor for a summary line: 2 significant figures below 10 (0.38x, 4.2x)."""
+    return f"{factor:.2g}x" if factor < 10 else f"{factor:.0f}x"
+
 def _fail_cleanly(func):
     """Turn msft's errors into ``Error: ...`` and exit status 1."""
     @functools.wraps(func)
@@ -231,7 +236,7 @@ def analyze(input, output, store, dtype, compression, quiet, **params):
         close()
     if not quiet:
         click.echo(f"{report.input} -> {report.output}: {report.duration:.2f} s in "
-                   f"{report.seconds:.2f} s ({report.realtime_factor:.0f}x realtime), "
+                   f"{report.seconds:.2f} s ({_times(report.realtime_factor)} realtime), "
                    f"{container._human(report.extra['size'])}")
 
 
@@ -289,7 +294,7 @@ def resynth(input, output, subtype, reference, iterations, phase_init, quiet, **
         close()
     if not quiet or reference is not None:
         line = (f"{report.input} -> {report.output}: {report.duration:.2f} s in "
-                f"{report.seconds:.2f} s ({report.realtime_factor:.0f}x realtime)")
+                f"{report.seconds:.2f} s ({_times(report.realtime_factor)} realtime)")
         if "spectral_convergence_db" in report.extra:
             line += (f", spectral convergence {report.extra['spectral_convergence_db']:.1f} dB "
                      f"after {iterations} iterations from {phase_init}")

@@ -21,6 +21,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from msft_cli import MSFT, __version__, convert
+from msft_cli import cli
 from msft_cli.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -204,7 +205,7 @@ def test_analyze_info_resynth(tmp_path, monkeypatch, channels):
     monkeypatch.chdir(tmp_path)
     data = write_clip(tmp_path / "clip.wav", channels=channels)
     result = ok(run("analyze", "clip.wav", "-o", "clip.h5", *FAST))
-    assert re.fullmatch(r"clip\.wav -> clip\.h5: 0\.25 s in \d+\.\d\d s \(\d+x realtime\), "
+    assert re.fullmatch(r"clip\.wav -> clip\.h5: 0\.25 s in \d+\.\d\d s \([\d.]+x realtime\), "
                         r"\d+\.\d (KiB|MiB)\n", result.output), result.output
 
     result = ok(run("info", "clip.h5"))
@@ -885,3 +886,9 @@ def test_subprocess_usage_error(tmp_path, env):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "--bogus" in done.stderr
     assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("factor, text", [(0.384, "0.38x"), (4.25, "4.2x"), (9.2, "9.2x"),
+                                          (42.4, "42x"), (540.0, "540x")])
+def test_realtime_factors_keep_two_figures_below_ten(factor, text):
+    assert cli._times(factor) == text

@@ -487,7 +487,7 @@ def clip(tmp_path, monkeypatch):
 def test_cli_magnitude_round_trip(clip):
     out = ok(run("analyze", "clip.wav", "-o", "mag.h5", "--store", "magnitude", "--fmin",
                  FMIN)).output
-    assert re.fullmatch(r"clip\.wav -> mag\.h5: 1\.00 s in [\d.]+ s \(\d+x realtime\), "
+    assert re.fullmatch(r"clip\.wav -> mag\.h5: 1\.00 s in [\d.]+ s \([\d.]+x realtime\), "
                         r"[\d.]+ KiB\n", out), out
     ok(run("analyze", "clip.wav", "-o", "full.h5", "--fmin", FMIN, "-q"))
     ok(run("analyze", "clip.wav", "-o", "f32.h5", "--fmin", FMIN, "-q", "--store", "magnitude",
@@ -499,7 +499,7 @@ def test_cli_magnitude_round_trip(clip):
     assert _storage("full.h5") == 4 * _storage("mag.h5") == 2 * _storage("f32.h5")
     assert "  storage     float16 magnitudes, " in ok(run("info", "mag.h5")).output
     result = ok(run("resynth", "mag.h5", "-o", "back.wav", "--iterations", "20"))
-    line = re.fullmatch(r"mag\.h5 -> back\.wav: 1\.00 s in [\d.]+ s \(\d+x realtime\), "
+    line = re.fullmatch(r"mag\.h5 -> back\.wav: 1\.00 s in [\d.]+ s \([\d.]+x realtime\), "
                         r"spectral convergence (-[\d.]+) dB after 20 iterations from pghi\n",
                         result.stdout)
     assert line, result.stdout
