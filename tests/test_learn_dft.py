@@ -110,27 +110,28 @@ def test_dft16_learned_to_machine_precision(solver):
     assert r.settings["batch_size"] == 16 and r.settings["epochs"] == 4
 
 
+def assert_learned_small_stft(result, fall_per_epoch):
+    """The small STFT passes the four-tone and fresh-noise tests, its weights match the
+    analytic matrix, and its validation MSE fell ``fall_per_epoch`` times every epoch."""
+    e = result.evaluation
+    assert e["tones_rel_error"] < SMALL_STFT_TONES_TOL
+    assert e["fresh_rel_error"] < SMALL_STFT_TONES_TOL
+    assert e["weights_max_rel_diff"] < 10 * SMALL_STFT_TONES_TOL
+    loss = result.history["val_loss"]
+    assert np.all(loss[1:] < loss[:-1] / fall_per_epoch)
+
+
 def test_adam_learns_a_small_stft(stft_result):
     """Adam, the default, passes the four-tone test; its MSE falls > 30x every epoch."""
     assert stft_result.settings["solver"] == "adam"
     assert stft_result.settings["lr_schedule"] == "rms"
-    e = stft_result.evaluation
-    assert e["tones_rel_error"] < SMALL_STFT_TONES_TOL
-    assert e["fresh_rel_error"] < SMALL_STFT_TONES_TOL
-    assert e["weights_max_rel_diff"] < 10 * SMALL_STFT_TONES_TOL
-    loss = stft_result.history["val_loss"]
-    assert np.all(loss[1:] < loss[:-1] / 30)
+    assert_learned_small_stft(stft_result, fall_per_epoch=30)
 
 
 def test_sgd_learns_a_small_stft():
     r = learn_dft.learn_dft("stft", **SMALL_STFT, examples=500, epochs=5, batch_size=16,
                             seed=3, solver="sgd")
-    e = r.evaluation
-    assert e["tones_rel_error"] < SMALL_STFT_TONES_TOL
-    assert e["fresh_rel_error"] < SMALL_STFT_TONES_TOL
-    assert e["weights_max_rel_diff"] < 10 * SMALL_STFT_TONES_TOL
-    loss = r.history["val_loss"]
-    assert np.all(loss[1:] < loss[:-1] / 300)
+    assert_learned_small_stft(r, fall_per_epoch=300)
 
 
 def test_mixed_precision_switches_to_float64(stft_result):
