@@ -16,6 +16,7 @@ Quick start::
         audio = box.to_audio()
 """
 
+from . import phase
 from ._version import __version__
 from .container import Container, Crop, info, load, save, save_arrays
 from .convert import Report, analyze, resynth
@@ -28,18 +29,3 @@ __all__ = [
     "analyze", "resynth", "load", "save", "save_arrays", "info", "default_fmin", "phase",
     "MsftError", "ParameterError", "AudioError", "ContainerError", "__version__",
 ]
-
-#: Submodules imported at first use, not with the package: phase reconstruction
-#: needs scipy, which would cost every start-up a third of a second.
-_LAZY = ("phase",)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))

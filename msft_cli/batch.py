@@ -749,7 +749,8 @@ class BatchReport:
                 + (f" (shard {self.shard})" if self.shard else "")
                 + f": {self.converted} converted, {self.skipped} skipped, {self.failed} failed; "
                 f"{_span(self.audio_seconds)} of audio in {_span(self.seconds)}"
-                + (f" ({self.realtime_factor:.1f}x realtime)" if self.audio_seconds else ""))
+                + (f" ({convert.format_realtime(self.realtime_factor)} realtime)"
+                   if self.audio_seconds else ""))
         if self.stopped:
             line += f"; stopped at the first failure, {self.left} not done"
         if self.leftovers:

@@ -8,7 +8,7 @@ import sys
 import click
 from click.core import ParameterSource
 
-from . import batch, container, convert, learn_dft
+from . import batch, container, convert, learn_dft, phase
 from .render import DEFAULT_HEIGHT, DEFAULT_WIDTH, FORMATS, Y_AXES, check_options, targets
 from .render import render as render_image
 from ._version import __version__
@@ -24,11 +24,6 @@ _ANALYZE = {k: p.default for k, p in inspect.signature(convert.analyze).paramete
 _RESYNTH = {k: p.default for k, p in inspect.signature(convert.resynth).parameters.items()
             if p.default is not inspect.Parameter.empty}
 
-
-
-def _times(factor):
-    """A realtime factor for a summary line: 2 significant figures below 10 (0.38x, 4.2x)."""
-    return f"{factor:.2g}x" if factor < 10 else f"{factor:.0f}x"
 
 def _fail_cleanly(func):
     """Turn msft's errors into ``Error: ...`` and exit status 1."""
@@ -235,8 +230,9 @@ def analyze(input, output, store, dtype, compression, quiet, **params):
     finally:
         close()
     if not quiet:
+        speed = convert.format_realtime(report.realtime_factor)
         click.echo(f"{report.input} -> {report.output}: {report.duration:.2f} s in "
-                   f"{report.seconds:.2f} s ({_times(report.realtime_factor)} realtime), "
+                   f"{report.seconds:.2f} s ({speed} realtime), "
                    f"{container._human(report.extra['size'])}")
 
 
@@ -254,7 +250,7 @@ def analyze(input, output, store, dtype, compression, quiet, **params):
               show_default=True,
               help="Magnitude containers: fast Griffin-Lim iterations (one synthesis and one "
                    "analysis each).")
-@click.option("--phase-init", type=click.Choice(convert.PHASE_INITS), default=_RESYNTH["phase_init"],
+@click.option("--phase-init", type=click.Choice(phase.INITS), default=_RESYNTH["phase_init"],
               show_default=True,
               help="Magnitude containers: initial phases, by phase-gradient integration "
                    "(pghi), random or zero.")
@@ -293,8 +289,9 @@ def resynth(input, output, subtype, reference, iterations, phase_init, quiet, **
         close_steps()
         close()
     if not quiet or reference is not None:
+        speed = convert.format_realtime(report.realtime_factor)
         line = (f"{report.input} -> {report.output}: {report.duration:.2f} s in "
-                f"{report.seconds:.2f} s ({_times(report.realtime_factor)} realtime)")
+                f"{report.seconds:.2f} s ({speed} realtime)")
         if "spectral_convergence_db" in report.extra:
             line += (f", spectral convergence {report.extra['spectral_convergence_db']:.1f} dB "
                      f"after {iterations} iterations from {phase_init}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import phase
 from .audio import AudioSource, AudioWriter, subtype_fits
 from .container import Writer, load
 from .errors import AudioError, ParameterError
@@ -29,6 +30,16 @@ class Report:
     def realtime_factor(self):
         """Audio seconds processed per wall-clock second."""
         return self.duration / self.seconds if self.seconds > 0 else float("inf")
+
+
+def format_realtime(factor):
+    """A realtime factor as a summary line gives it: ``"59x"`` from 10 up, ``"4.2x"`` from
+    1, two significant figures below (``"0.38x"``), never ``"0x"``."""
+    if factor >= 10:
+        return f"{factor:.0f}x"
+    if factor >= 1:
+        return f"{factor:.1f}x"
+    return f"{factor:.2g}x"
 
 
 def default_output(path, suffix):
@@ -106,7 +117,8 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
         with Writer(output, transform, src.n_samples, src.channels, dtype, compression,
                     source, extra_attrs=extra_attrs, store=store) as writer:
             done = 0
-            frames_dtype = writer.dtype if store == "complex" else "complex128"  # as stored
+            # as stored; magnitudes (float16/float32) from complex64: within a float32 rounding
+            frames_dtype = writer.dtype if store == "complex" else "complex64"
             for g, first, frames in transform.iter_forward(src.read, src.n_samples,
                                                            src.channels, frames_dtype):
                 writer.write(g, first, frames)
@@ -119,14 +131,8 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
                   {"size": output.stat().st_size})
 
 
-#: Initial phases of magnitude containers, :data:`msft_cli.phase.INITS` (kept here, and
-#: pinned equal by the tests, so that conversions and the CLI do not import
-#: :mod:`msft_cli.phase` and scipy unless they reconstruct phases).
-PHASE_INITS = ("pghi", "random", "zero")
-
-
 def resynth(path, output=None, subtype=None, reference=None, progress=None, transform=None,
-            iterations=100, phase_init="pghi", phase_progress=None):
+            iterations=phase.DEFAULT_ITERATIONS, phase_init="pghi", phase_progress=None):
     """Audio back from a container, written atomically.
 
     Parameters
@@ -149,7 +155,8 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None, tran
         (batches of files); ParameterError if its parameters differ.
     iterations, phase_init : int, str
         Magnitude containers only: fast Griffin-Lim iterations (default
-        :data:`msft_cli.phase.DEFAULT_ITERATIONS`) and the initial phases (``"pghi"``, ``"random"``, ``"zero"``), see
+        :data:`msft_cli.phase.DEFAULT_ITERATIONS`) and the initial phases (one of
+        :data:`msft_cli.phase.INITS`), see
         :func:`msft_cli.phase.reconstruct`. The spectral convergence reached
         goes to ``extra["spectral_convergence_db"]``.
     phase_progress : callable, optional
@@ -181,7 +188,6 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None, tran
             if c.store == "complex":
                 blocks, extra = c.iter_audio(), {}
             else:
-                from . import phase  # scipy: only to reconstruct phases
                 blocks, extra = phase.resynthesize(c, iterations, phase_init, phase_progress)
             with AudioWriter(output, c.sr, c.n_channels, subtype) as writer:
                 for start, block in blocks:

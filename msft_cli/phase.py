@@ -122,8 +122,6 @@ trusted, the initial sign is + (zero phase) and Griffin-Lim retrieves it.
 import functools
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
 from .errors import ParameterError
 from .scales import window_shape
@@ -481,6 +479,11 @@ def _integrate(octaves, d_time, d_bin, hops, sr, tol_db, rng, known=None):
     (per octave, NaN where unknown) holds phases to keep: those coefficients
     hang from the root first, and the others integrate from them.
     """
+    # scipy here, not at import: the CLI and conversions import this module
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import (breadth_first_order, connected_components,
+                                      minimum_spanning_tree)
+
     sizes = [s.size for s in octaves]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     n_nodes = int(offsets[-1])

@@ -467,7 +467,7 @@ def test_console_progress_without_a_terminal(capsys):
     assert err.startswith("analyze: 1/3 files, 90.0 min audio, ETA 0:00:")
     assert err.endswith("\nError: x.wav: broken\n")
     assert out == ("analyze: 3 files: 1 converted, 0 skipped, 0 failed; 90.0 min of audio in "
-                   "10.0 s (540.0x realtime)\n")
+                   "10.0 s (540x realtime)\n")
     quiet = ConsoleProgress(quiet=True, every=0.0)
     quiet.start(report)
     quiet.update(report)
