@@ -11,9 +11,9 @@ Targets (issue 5, on this 2-core machine):
   printed with its ceiling.
 * **200 clips of 1 s**: files per second, to show that the per-file overhead
   of a batch is small. Measured at the default parameters (each file then
-  costs one block of about 4 M samples: the engine's fixed cost for any short
-  file), at ``--fmin 200`` (short blocks: what is left is mostly the batch's
-  own cost), against a plain loop over :func:`msft_cli.analyze` in one
+  costs one short block per stage, the low stage's still spanning its 13 s
+  margins at a 32nd of the rate), at ``--fmin 200`` (short blocks: what is
+  left is mostly the batch's own cost), against a plain loop over :func:`msft_cli.analyze` in one
   process with one transform (the floor), and as a run where every output is
   up to date (the cost of the resume check alone).
 
@@ -32,7 +32,7 @@ Usage::
 
     python bench/batch.py [--repeat 2] [--clips 24] [--seconds 30] [--small 200] [--quick]
 
-Exit status 0 when the -j 2 / -j 1 target is met.
+Exit status 0 when the target is met (-j 2 against -j 1 --threads 1).
 """
 
 import argparse

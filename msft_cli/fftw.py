@@ -25,9 +25,13 @@ def _import_pyfftw():
     Those (``pyfftw.interfaces.scipy_fft``) pull in ``scipy.fft`` and ``scipy.special``,
     about 0.15 s of every start-up, for nothing msft uses: while pyfftw loads,
     ``scipy.fftpack`` is marked unimportable (pyfftw then skips them, as it does
-    without scipy), and the mark is removed at once.
+    without scipy), and the mark is removed at once. The cost: in this process
+    ``pyfftw.interfaces.scipy_fft`` is not an attribute of pyfftw until imported
+    explicitly (``import pyfftw.interfaces.scipy_fft`` works as usual). Where
+    ``scipy.fft`` or ``scipy.fftpack`` is loaded already, or pyfftw itself, there is
+    nothing to save and nothing is blocked.
     """
-    block = "scipy.fftpack" not in sys.modules
+    block = not any(m in sys.modules for m in ("scipy.fftpack", "scipy.fft", "pyfftw"))
     if block:
         sys.modules["scipy.fftpack"] = None
     try:

@@ -53,8 +53,8 @@ MODES = ("zero", "periodic")
 #: Cofactors ``c`` of the FFT lengths ``hop * c * 2**k`` used in periodic mode.
 _PERIODIC_COFACTORS = (1, 3, 5, 7)
 
-#: Default zero-mode steps are at most this many margins of their stage (or the next
-#: step of the ladder, see ``MSFT._steps``): the margins then cost ~1/8 more FFT work,
+#: Default zero-mode steps are the shortest step of the ladder (see ``MSFT._steps``) of
+#: at least this many margins of their stage: the margins then cost ~1/8 more FFT work,
 #: where longer blocks cost memory, and first touching memory is a large part of a cold
 #: run (a 60 s stereo file: 3.1 M-sample high-stage blocks touched ~410 MB of buffers).
 STEP_MARGINS = 16
