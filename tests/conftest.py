@@ -1,7 +1,9 @@
-"""Shared fixtures: a seeded generator, an isolated cache folder, SNR, sample clips."""
+"""Shared fixtures: a seeded generator, an isolated cache folder, SNR, sample clips, damaged
+containers."""
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -22,6 +24,38 @@ def snr_db(x, x_hat):
     if err == 0:
         return np.inf
     return float(20 * np.log10(np.linalg.norm(x) / err))
+
+
+def corrupt_chunks_outside(path, keep, sr):
+    """Flip 16 bytes in the middle of every stored chunk of a container whose frames all lie
+    outside ``keep = (t0, t1)`` seconds (at ``sr``); returns how many were damaged.
+
+    A reader that touches only the chunks it needs still succeeds afterwards.
+    """
+    spots = []
+    with h5py.File(path, "r") as f:
+        for ds in f.values():
+            hop, first, length = int(ds.attrs["hop"]), int(ds.attrs["first_frame"]), \
+                ds.chunks[2]
+            for i in range(ds.id.get_num_chunks()):
+                chunk = ds.id.get_chunk_info(i)
+                p0 = chunk.chunk_offset[2]
+                p1 = min(p0 + length, ds.shape[2]) - 1
+                if (first + p1) * hop / sr < keep[0] or (first + p0) * hop / sr > keep[1]:
+                    spots.append((chunk.byte_offset, chunk.size))
+    with open(path, "r+b") as fh:
+        for offset, size in spots:
+            fh.seek(offset + size // 2)
+            data = fh.read(16)
+            fh.seek(offset + size // 2)
+            fh.write(bytes(b ^ 0xFF for b in data))
+    return len(spots)
+
+
+@pytest.fixture(scope="session")
+def corrupt_chunks():
+    """The :func:`corrupt_chunks_outside` helper."""
+    return corrupt_chunks_outside
 
 
 @pytest.fixture
