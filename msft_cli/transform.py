@@ -64,6 +64,14 @@ STEP_MARGINS = 16
 _MULTIRATE = True
 
 
+def _coefficient_dtype(dtype):
+    """``dtype`` as a numpy dtype, which must be complex64 or complex128."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.complex64, np.complex128):
+        raise ParameterError(f"dtype={dtype} must be complex64 or complex128")
+    return dtype
+
+
 @dataclass(frozen=True)
 class _Stage:
     """Groups processed together in blocks at ``sr / decimation``."""
@@ -441,9 +449,7 @@ class MSFT:
             frames ``first_frame ..`` (global indices) of group ``group``; each
             frame is yielded once, in time order per group.
         """
-        dtype = np.dtype(dtype)
-        if dtype not in (np.complex64, np.complex128):
-            raise ParameterError(f"dtype={dtype} must be complex64 or complex128")
+        dtype = _coefficient_dtype(dtype)
         real = np.dtype(dtype.char.lower())
 
         def fill(start, out):
@@ -523,9 +529,7 @@ class MSFT:
             raise ParameterError("y contains NaN or Inf samples")
         if dtype is None:
             dtype = np.complex64 if y.dtype == np.float32 else np.complex128
-        dtype = np.dtype(dtype)
-        if dtype not in (np.complex64, np.complex128):
-            raise ParameterError(f"dtype={dtype} must be complex64 or complex128")
+        dtype = _coefficient_dtype(dtype)
         x = np.atleast_2d(y).astype(np.float64, copy=False)
         n_samples, channels = x.shape[1], x.shape[0]
 
