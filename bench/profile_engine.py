@@ -1,6 +1,6 @@
-"""Where the engine's time goes, line by line: forward and inverse of 60 s of mono music.
+"""Where the engine's time goes, line by line: forward and inverse of 60 s of music (mono by default).
 
-``python bench/profile_engine.py [--bins 12] [--mode zero] [--top 25]``
+``python bench/profile_engine.py [--bins 12] [--mode zero] [--channels 1] [--top 25]``
 
 cProfile cannot see inside the engine's block loops: pyFFTW's ``execute()``
 and numpy's indexing, copies and arithmetic are not Python calls, so their
@@ -101,16 +101,18 @@ def main():
     ap.add_argument("--bins", type=int, default=12)
     ap.add_argument("--mode", default="zero")
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--channels", type=int, choices=(1, 2), default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--top", type=int, default=25)
     args = ap.parse_args()
 
-    x = techno(args.seconds, 1)[0]
+    x = techno(args.seconds, args.channels)
+    x = x[0] if args.channels == 1 else x
     t = MSFT(SR, bins_per_octave=args.bins, mode=args.mode)
     began = time.perf_counter()
     c = t.forward(x)
     t.inverse(c)
-    print(f"{args.seconds:g} s mono, {args.bins} bins/octave, mode {args.mode}, msft "
+    print(f"{args.seconds:g} s, {args.channels} channel(s), {args.bins} bins/octave, mode {args.mode}, msft "
           f"{msft_cli.__version__} in {PACKAGE}; load {loadavg()}")
     print(f"first forward + inverse (plans, geometry): {time.perf_counter() - began:.2f} s")
 

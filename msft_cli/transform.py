@@ -43,7 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._stages import Analyzer, Geometry, Stream, Synthesizer, block_length, plan_split
+from ._stages import (SEAM_FACTOR, Analyzer, Geometry, Stream, Synthesizer, block_length,
+                      margins, plan_split)
 from .errors import ParameterError
 from .fftw import Plans
 from .scales import BandLayout, default_fmin
@@ -53,9 +54,9 @@ MODES = ("zero", "periodic")
 #: Cofactors ``c`` of the FFT lengths ``hop * c * 2**k`` used in periodic mode.
 _PERIODIC_COFACTORS = (1, 3, 5, 7)
 
-#: Default zero-mode steps are the shortest step of the ladder (see ``MSFT._steps``) of
-#: at least this many margins of their stage: the margins then cost ~1/8 more FFT work,
-#: where longer blocks cost memory, and first touching memory is a large part of a cold
+#: Default zero-mode steps are the shortest step of the ladder (see ``MSFT._block_plan``)
+#: of at least this many short margins of their stage: the margins then cost ~1/8 to
+#: ~1/4 more FFT work, where longer blocks cost memory, and first touching memory is a large part of a cold
 #: run (a 60 s stereo file: 3.1 M-sample high-stage blocks touched ~410 MB of buffers).
 STEP_MARGINS = 16
 
@@ -72,13 +73,25 @@ def _coefficient_dtype(dtype):
     return dtype
 
 
+def _ladder(top, granule):
+    """The default zero-mode steps, longest first: ``top`` halved again and again,
+    each rounded up to ``granule``. Many signal lengths then share a few steps."""
+    rungs = [top]
+    while True:
+        step = -(-rungs[-1] // 2 // granule) * granule
+        if step >= rungs[-1]:
+            return tuple(rungs)
+        rungs.append(step)
+
+
 @dataclass(frozen=True)
 class _Stage:
     """Groups processed together in blocks at ``sr / decimation``."""
 
     groups: tuple     # group indices
     decimation: int
-    margin: int       # full-rate samples on each side of a block, a multiple of granule
+    margin: int       # full-rate samples on each side of a block that covers the stage
+    seam: int         # ... and of blocks that meet others; both multiples of granule
     granule: int      # full-rate samples: block starts and pads are multiples of it
     feeds: bool       # the high stage of a split: makes or takes the decimated low band
 
@@ -177,13 +190,15 @@ class MSFT:
                  if mode == "zero" and _MULTIRATE else None)
         self._split = split
         if split is None:
-            self._stages = (_Stage(all_groups, 1, self.margin, hop_max, False),)
+            seam = margins(max(g.extent for g in self.groups), hop_max, [SEAM_FACTOR])[0]
+            self._stages = (_Stage(all_groups, 1, self.margin, seam, hop_max, False),)
         else:
             s = split.octaves + 1
-            self._stages = (_Stage(all_groups[:s], split.decimation, split.low_margin, hop_max,
-                                   False),
-                            _Stage(all_groups[s:], 1, split.high_margin, split.high_granule,
-                                   True))
+            self._stages = (_Stage(all_groups[:s], split.decimation, split.low_margin,
+                                   split.low_seam, hop_max, False),
+                            _Stage(all_groups[s:], 1, split.high_margin, split.high_seam,
+                                   split.high_granule, True))
+        self._ladder = _ladder(self.block_size, hop_max)
         self._geometries = {}        # full-rate geometries of every group, by block length
         self._stage_geometries = {}  # zero mode: by (first group, block length)
         self._kernels = {}
@@ -277,33 +292,36 @@ class MSFT:
         return block_length(step, self.margin, self.hop_max)
 
     def _steps(self, n_samples):
-        """Samples each zero-mode stage advances per block for a signal of ``n_samples``.
+        """Samples each zero-mode stage advances per block for a signal of ``n_samples``."""
+        return [step for step, _ in self._block_plan(n_samples)]
 
-        :attr:`block_size` if given. Else a step of the ladder ``block_size /
-        2**k`` (rounded up to the coarsest hop, at least the stage's margin):
-        the shortest that covers the stage's frames in one block, or that is
-        :data:`STEP_MARGINS` margins long if it is longer. A short clip then
-        pays for a short block, the high stage of a split (short margins) keeps
-        its blocks small, and a transform reused for many files meets only a
-        few block lengths (geometries and plans are kept per length).
+    def _block_plan(self, n_samples):
+        """``(step, margin)`` of each zero-mode stage for a signal of ``n_samples``.
+
+        The step is :attr:`block_size` if given. Else a step of the ladder
+        (:func:`_ladder`), at least the stage's seam margin: the shortest that
+        covers the stage's frames in one block, or that is :data:`STEP_MARGINS`
+        of its short margins long if it is longer. A short clip then pays for a short block, the high stage of a
+        split (short margins) keeps its blocks small, and a transform reused for
+        many files meets only a few block lengths (geometries and plans are kept
+        per length). The margin is the stage's short one where one block covers
+        the stage, its seam margin where blocks meet (see ``_stages.SEAM_FACTOR``).
         """
         ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
-        steps = []
+        plan = []
         for stage, (lo, hi) in zip(self._stages, self._spans(ranges, n_samples)):
             step = self.block_size
-            while not self._fixed_step:
-                half = -(-step // 2 // self.hop_max) * self.hop_max
-                if half >= step or half < max(stage.margin,
-                                              min(hi - lo, STEP_MARGINS * stage.margin)):
-                    break
-                step = half
-            steps.append(step)
-        return steps
+            if not self._fixed_step:
+                need = max(stage.seam, min(hi - lo, STEP_MARGINS * stage.margin))
+                step = next((r for r in reversed(self._ladder) if r >= need), step)
+            plan.append((step, stage.margin if step >= hi - lo else stage.seam))
+        return plan
 
-    def _blocks(self, stage, step):
+    def _blocks(self, stage, step, margin):
         """``(step, geometry, pad)`` of a zero-mode stage advancing ``step`` samples
-        per block (full rate: the block starts ``pad`` before each step)."""
-        n = block_length(step, stage.margin, stage.granule)
+        per block with ``margin`` on each side (full rate: the block starts ``pad``
+        before each step)."""
+        n = block_length(step, margin, stage.granule)
         return step, self._stage_geometry(stage, n), (n - step) // 2
 
     def _spans(self, ranges, n_samples):
@@ -364,14 +382,14 @@ class MSFT:
             yield [(gi, 0, out) for gi, out in enumerate(an.outputs)]
             return
         *low, high = self._stages
-        *step_l, step = self._steps(n_samples)
+        *plan_l, plan = self._block_plan(n_samples)
         *span_l, (t_lo, t_hi) = self._spans(ranges, n_samples)
-        step, geo, pad = self._blocks(high, step)
+        step, geo, pad = self._blocks(high, *plan)
         an = self._kernel(Analyzer, geo, channels)
         highs = iter(range(t_lo, t_hi, step))
         if low:
             low, d, (l_lo, l_hi) = low[0], self._split.decimation, span_l[0]
-            step_l, geo_l, pad_l = self._blocks(low, step_l[0])
+            step_l, geo_l, pad_l = self._blocks(low, *plan_l[0])
             an_l = self._kernel(Analyzer, geo_l, channels)
             stream = Stream(channels, geo_l.size + step // d, t_lo // d)
             keep = slice(pad // d, (pad + step) // d)
@@ -403,12 +421,12 @@ class MSFT:
             yield 0, sy.run()[:, :n_samples]
             return
         *low, high = self._stages
-        *step_l, step = self._steps(n_samples)
-        step, geo, pad = self._blocks(high, step)
+        *plan_l, plan = self._block_plan(n_samples)
+        step, geo, pad = self._blocks(high, *plan)
         sy = self._kernel(Synthesizer, geo, channels)
         if low:
             d, low = self._split.decimation, low[0]
-            step_l, geo_l, pad_l = self._blocks(low, step_l[0])
+            step_l, geo_l, pad_l = self._blocks(low, *plan_l[0])
             sy_l = self._kernel(Synthesizer, geo_l, channels)
             first = (-pad // self.hop_max) * self.hop_max
             lows = iter(range(first, n_samples + geo.n + step_l, step_l))

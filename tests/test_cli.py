@@ -713,10 +713,10 @@ def test_resynth_output_in_unwritable_folder(here):
 
 @pytest.fixture(scope="module")
 def long_box(tmp_path_factory):
-    """A mono container spanning three resynthesis blocks (fmin 1000 Hz)."""
+    """A mono container spanning five resynthesis blocks (fmin 1000 Hz)."""
     folder = tmp_path_factory.mktemp("long")
     step = MSFT(SR, fmin=1000.0).block_size
-    write_clip(folder / "long.wav", int(2.5 * step), 1, "FLOAT", seed=7)
+    write_clip(folder / "long.wav", int(4.5 * step), 1, "FLOAT", seed=7)
     ok(run("analyze", folder / "long.wav", "-o", folder / "long.h5", "--fmin", "1000", "-q"))
     return folder / "long.h5"
 

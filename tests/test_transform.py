@@ -261,6 +261,27 @@ def test_short_signals_take_shorter_blocks(rng, snr, seconds):
     assert snr(y, c.inverse()) >= ONE_BLOCK_SNR
 
 
+def test_seams_get_longer_margins(rng, snr):
+    """60 s at the defaults: several blocks in each stage, so seam margins (twice the
+    extents), and the round trip stays near the one-block floor (it was ~258 dB with
+    the one-block margins at the seams)."""
+    t = MSFT(44100)
+    y = rng.standard_normal(60 * 44100)
+    plan = t._block_plan(len(y))
+    assert [m for _, m in plan] == [stage.seam for stage in t._stages]
+    assert all(stage.seam > stage.margin for stage in t._stages)
+    assert _blocks(t, len(y)) > 1
+    assert snr(y, t.forward(y).inverse()) >= 295
+
+
+def test_one_block_keeps_short_margins():
+    """A clip whose stages fit one block each has no seams: the short margins."""
+    t = MSFT(44100)
+    plan = t._block_plan(44100)
+    assert [m for _, m in plan] == [stage.margin for stage in t._stages]
+    assert _blocks(t, 44100) == 1
+
+
 def test_default_steps_meet_few_block_lengths():
     t = MSFT(44100)
     lengths = {tuple(t._steps(n)) for n in np.geomspace(100, 200 * 44100, 60).astype(int)}
