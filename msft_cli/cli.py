@@ -4,6 +4,7 @@ import functools
 import inspect
 import os
 import sys
+import time
 
 import click
 from click.core import ParameterSource
@@ -15,7 +16,7 @@ from ._version import __version__
 from .errors import MsftError
 from .fftw import PLANNERS
 from .scales import WINDOWS
-from .transform import MODES, MSFT
+from .transform import MODES, MSFT, plan_wisdom
 
 _DEFAULTS = {k: p.default for k, p in inspect.signature(MSFT.__init__).parameters.items()
              if p.default is not inspect.Parameter.empty}
@@ -311,6 +312,55 @@ def info(input):
       msft info techno.h5
     """
     click.echo(str(container.info(input)))
+
+
+@main.command()
+@click.option("--sr", type=int, default=44100, show_default=True, help="Sample rate in Hz.")
+@click.option("--seconds", type=float, multiple=True, default=[600.0], show_default=True,
+              help="Signal length to plan for (repeatable). In zero mode every file longer "
+                   "than 43 s at the defaults (173 s at 48 bins) uses the blocks of a long one.")
+@click.option("--channels", type=int, multiple=True, default=[2], show_default=True,
+              help="Channel count to plan for (repeatable).")
+@click.option("--threads", type=int, multiple=True,
+              help="FFTW threads to plan for (repeatable) [default: all cores, and 1 for "
+                   "the workers of a batch].")
+@click.option("--planner", type=click.Choice(["measure", "patient"]), default="measure",
+              show_default=True, help="FFTW planner effort: patient plans take far longer.")
+@click.option("--fmin", type=float, default=_DEFAULTS["fmin"],
+              help="Centre of the lowest band in Hz [default: E0 = 20.60 Hz].")
+@click.option("--bins-per-octave", "-b", type=int, default=_DEFAULTS["bins_per_octave"],
+              show_default=True, help="Bands per octave.")
+@click.option("--mode", type=click.Choice(MODES), default=_DEFAULTS["mode"], show_default=True,
+              help="Edges: zero-extended (blockwise) or one period (planned per length).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing.")
+@_fail_cleanly
+def wisdom(sr, seconds, channels, threads, planner, fmin, bins_per_octave, mode, quiet):
+    """Measure the fastest FFTW plans once, for every later run on this machine.
+
+    msft plans its FFTs with FFTW_ESTIMATE: instant, but the transforms run
+    slower than FFTW's measured plans. This command measures the plans of the
+    given settings (minutes: plan once per machine) and keeps them as wisdom
+    in msft's cache folder (MSFT_CACHE_DIR, else ~/.cache/msft); analyze,
+    resynth and the library then use them with any --planner.
+
+    \b
+    Example:
+      msft wisdom
+      msft wisdom --seconds 30 --seconds 600 --channels 1 --channels 2 -b 24
+    """
+    from .fftw import wisdom_path  # noqa: PLC0415 - only this command needs it
+
+    def progress(n, c, t):
+        if not quiet:
+            click.echo(f"planning {n / sr:g} s, {c} channel(s), {t} thread(s) ...", err=True)
+
+    began = time.perf_counter()
+    done = plan_wisdom(sr, seconds, channels, threads or (None, 1), planner, progress,
+                       fmin=fmin, bins_per_octave=bins_per_octave, mode=mode)
+    if not quiet:
+        made = sum(d[3] for d in done)
+        click.echo(f"{made} FFTW plans measured in {time.perf_counter() - began:.0f} s; "
+                   f"wisdom kept in {wisdom_path()}")
 
 
 _MERGE = {k: p.default for k, p in inspect.signature(batch.merge_manifests).parameters.items()

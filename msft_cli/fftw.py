@@ -61,7 +61,8 @@ def cache_dir():
     return Path(base) / "msft"
 
 
-def _wisdom_path():
+def wisdom_path():
+    """The file where msft keeps FFTW's wisdom (one per pyFFTW version)."""
     return cache_dir() / f"fftw-wisdom-{pyfftw.__version__}.json"
 
 
@@ -72,7 +73,7 @@ def load_wisdom():
         return
     _wisdom_loaded = True
     try:
-        saved = json.loads(_wisdom_path().read_text())
+        saved = json.loads(wisdom_path().read_text())
         pyfftw.import_wisdom(tuple(base64.b64decode(w) for w in saved))
     except Exception:  # noqa: BLE001 - wisdom is only a cache: a bad file is ignored
         pass
@@ -80,7 +81,7 @@ def load_wisdom():
 
 def save_wisdom():
     """Write FFTW's accumulated wisdom to the cache folder (atomically; errors ignored)."""
-    path = _wisdom_path()
+    path = wisdom_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps([base64.b64encode(w).decode() for w in pyfftw.export_wisdom()])
@@ -115,6 +116,10 @@ class Plans:
         self.threads = int(threads)
         self.planner = planner
         self._plans = {}
+
+    def __len__(self):
+        """Plans made so far."""
+        return len(self._plans)
 
     def _make(self, key, in_shape, in_dtype, out_shape, out_dtype, axis, direction):
         plan = self._plans.get(key)

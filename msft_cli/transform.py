@@ -84,6 +84,57 @@ def _ladder(top, granule):
         rungs.append(step)
 
 
+def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner="measure",
+                progress=None, **options):
+    """Measure the FFTW plans of the given signal lengths once, and keep them as wisdom.
+
+    For each length, channel count and thread count, :meth:`MSFT.prepare` makes
+    the plans with ``planner`` (slow: a minute or more each at 44.1 kHz); their
+    wisdom goes to :func:`msft_cli.fftw.wisdom_path`, where every later run
+    finds it, whatever its planner. The default thread counts are those of one
+    file (all cores) and of a batch's workers (one each at the default ``-j``).
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz.
+    seconds, channels, threads : sequences
+        Signal lengths in seconds, channel counts and FFTW thread counts (None:
+        all cores) to plan for; repeated thread counts are planned once.
+    planner : {"measure", "patient"}
+    progress : callable, optional
+        ``progress(n_samples, channels, threads)`` before each preparation.
+    **options
+        The transform's other parameters (:class:`MSFT`).
+
+    Returns
+    -------
+    list of tuple
+        ``(n_samples, channels, threads, new_plans)`` for each preparation.
+    """
+    if planner not in ("measure", "patient"):
+        raise ParameterError(f"planner={planner!r}: wisdom comes from measure or patient")
+    for s in seconds:
+        if not s > 0:
+            raise ParameterError(f"seconds={s:g} must be positive")
+    counts = []
+    for t in threads:
+        t = Plans(t).threads  # validated; None becomes the number of cores
+        if t not in counts:
+            counts.append(t)
+    done = []
+    for t in counts:
+        transform = MSFT(sr, threads=t, planner=planner, **options)
+        for c in channels:
+            for s in seconds:
+                n = max(1, int(round(s * sr)))
+                if progress is not None:
+                    progress(n, c, t)
+                before = len(transform.plans)
+                done.append((n, c, t, transform.prepare(n, c) - before))
+    return done
+
+
 @dataclass(frozen=True)
 class _Stage:
     """Groups processed together in blocks at ``sr / decimation``."""
@@ -512,6 +563,38 @@ class MSFT:
         return ranges
 
     # -- in memory -----------------------------------------------------------
+    def prepare(self, n_samples, channels=1):
+        """Make what :meth:`forward` and :meth:`inverse` of a signal of ``n_samples``
+        and ``channels`` use: block geometries and FFTW plans.
+
+        Nothing is transformed. The first transform then runs at full speed, and
+        with ``planner="measure"`` or ``"patient"`` the plans' wisdom is saved to
+        the cache folder (:func:`msft_cli.fftw.wisdom_path`), so that later runs
+        (any planner, same threads) get the measured plans without planning. In
+        zero mode every signal longer than a threshold (43 s at the defaults, 85 s
+        at 24 bins per octave, 173 s at 48) uses the same blocks, so preparing one
+        long length covers them all; periodic mode plans per length.
+
+        Returns
+        -------
+        int
+            FFTW plans this transform holds now (made by this call or before).
+        """
+        for name, value, least in (("n_samples", n_samples, 1), ("channels", channels, 1)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+            if value < least:
+                raise ParameterError(f"{name}={value} must be at least {least}")
+        if self.mode == "periodic":
+            geometries = [self._geometry(self.period(n_samples))]
+        else:
+            geometries = [self._blocks(stage, step, margin)[1] for stage, (step, margin)
+                          in zip(self._stages, self._block_plan(n_samples))]
+        for geo in geometries:
+            for kind in (Analyzer, Synthesizer):
+                self._kernel(kind, geo, int(channels))
+        return len(self.plans)
+
     def forward(self, y, dtype=None):
         """Coefficients of a signal held in memory.
 
