@@ -7,7 +7,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 BUILD := build
 
 # 'compile' refreshes msft's bytecode caches.
-.PHONY: install compile demo test bench bench-all samples clean
+.PHONY: install compile demo test wisdom bench bench-all samples clean
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ demo: compile
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Measured FFTW plans for the default settings, kept for every later run (minutes, once
+# per machine; msft's cache folder, see 'msft wisdom --help').
+wisdom: compile
+	$(PY) -m msft_cli wisdom
 
 # Benchmarks print markdown tables (and write them under build/bench/). Run them on a
 # quiet machine: they measure wall time.
