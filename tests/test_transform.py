@@ -282,6 +282,22 @@ def test_one_block_keeps_short_margins():
     assert _blocks(t, 44100) == 1
 
 
+def test_one_longer_block_replaces_two(rng):
+    """16 s at the defaults: the high stage's frames just exceed one default step; one
+    block from the finer ladder (no seam, short margins) is cheaper than two, and
+    gives the coefficients of an explicit block size."""
+    t = MSFT(44100)
+    y = rng.standard_normal(16 * 44100)
+    (_, _), (step, margin) = t._block_plan(len(y))
+    high = t._stages[1]
+    assert step not in t._ladder and step in t._fine_ladder and margin == high.margin
+    assert _blocks(t, len(y)) == 1
+    ref = MSFT(44100, block_size=t._ladder[3])  # several seamed blocks in each stage
+    assert _blocks(ref, len(y)) > 1
+    for a, b in zip(t.forward(y).groups, ref.forward(y).groups):
+        assert np.max(np.abs(a - b)) / np.max(np.abs(b)) <= 1e-9
+
+
 def test_default_steps_meet_few_block_lengths():
     t = MSFT(44100)
     lengths = {tuple(t._steps(n)) for n in np.geomspace(100, 200 * 44100, 60).astype(int)}
