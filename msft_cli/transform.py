@@ -55,9 +55,10 @@ MODES = ("zero", "periodic")
 _PERIODIC_COFACTORS = (1, 3, 5, 7)
 
 #: Default zero-mode steps are the shortest step of the ladder (see ``MSFT._block_plan``)
-#: of at least this many short margins of their stage: the margins then cost ~1/8 to
-#: ~1/4 more FFT work, where longer blocks cost memory, and first touching memory is a large part of a cold
-#: run (a 60 s stereo file: 3.1 M-sample high-stage blocks touched ~410 MB of buffers).
+#: of at least this many short margins of their stage: the margins (seam margins, where
+#: blocks meet) then cost ~1/8 to ~1/4 more FFT work, where longer blocks cost memory,
+#: and first touching memory is a large part of a cold run (a 60 s stereo file: 3.1
+#: M-sample high-stage blocks touched ~410 MB of buffers).
 STEP_MARGINS = 16
 
 #: One longer block replaces two default ones where its FFT is at most this fraction
