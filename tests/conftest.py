@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded generator, an isolated cache folder, SNR, sample clips, damaged
+"""Shared fixtures: a seeded generator, isolated cache folders, SNR, sample clips, damaged
 containers."""
 
 from pathlib import Path
@@ -6,6 +6,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+
+from msft_cli import fftw
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_audio"
 
@@ -78,6 +80,15 @@ def msft_cache_dir(tmp_path_factory):
         mp.setenv("MSFT_CACHE_DIR", str(path))
         mp.delenv("XDG_CACHE_HOME", raising=False)
         yield path
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A private, empty FFTW wisdom folder for one test, and wisdom not yet loaded in
+    this process (so that the test sees only what it saves itself)."""
+    monkeypatch.setenv("MSFT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fftw, "_wisdom_loaded", False)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

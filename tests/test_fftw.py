@@ -19,14 +19,6 @@ def _rel_err(a, b):
     return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """A private cache folder for one test, and wisdom not yet loaded in this process."""
-    monkeypatch.setenv("MSFT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(fftw, "_wisdom_loaded", False)
-    return tmp_path
-
-
 def _wisdom_file(folder):
     return folder / f"fftw-wisdom-{pyfftw.__version__}.json"
 

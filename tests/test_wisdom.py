@@ -35,14 +35,6 @@ STRICT = textwrap.dedent("""
 """)
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """A private, empty cache folder, and wisdom not yet loaded in this process."""
-    monkeypatch.setenv("MSFT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(fftw, "_wisdom_loaded", False)
-    return tmp_path
-
-
 def _strict(cache):
     return subprocess.run([sys.executable, "-c", STRICT], capture_output=True, text=True,
                           env={"MSFT_CACHE_DIR": str(cache), "PATH": ""}, timeout=120)
