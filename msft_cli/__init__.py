@@ -8,7 +8,7 @@ Quick start::
     t = msft.MSFT(sr=44100, bins_per_octave=12)
     c = t.forward(np.random.default_rng(0).standard_normal(44100))
     c.octaves[3].shape          # (12 bins, frames) of the 4th octave
-    y = t.inverse(c)            # the signal back, to ~295-310 dB
+    y = t.inverse(c)            # the signal back, to ~290-310 dB
 
     msft.analyze("song.wav", "song.h5")      # a file, streamed in blocks
     with msft.load("song.h5") as box:         # lazy: reads what you ask for

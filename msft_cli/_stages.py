@@ -96,10 +96,10 @@ class Split:
 #: A split is used when it costs at most this fraction of the single-rate blocks.
 SPLIT_GAIN = 0.8
 
-#: A stage's margin, in extents of its longest filter, where one block covers the
-#: whole stage: the circular wrap then only folds the filters' tails onto zeros, and
-#: a quarter more than the extent gives ~310 dB round trips (the extents end where
-#: the envelope falls to 1e-8 of its peak).
+#: Split, a stage's margin, in extents of its longest filter, where one block covers
+#: the whole stage: the circular wrap then only folds the filters' tails onto zeros,
+#: and a quarter more than the extent gives ~310 dB round trips (the extents end where
+#: the envelope falls to 1e-8 of its peak). One rate keeps margins of one extent.
 MARGIN_FACTOR = 1.25
 
 #: The margin, in extents, where blocks meet: every seam cuts the filters' tails

@@ -169,6 +169,20 @@ def transform_options(func):
     return func
 
 
+def transform_options_except(*names):
+    """A decorator adding :func:`transform_options` but the options named ``names``."""
+    def decorate(func):
+        for param in transform_options(lambda: None).__click_params__:
+            if param.name not in names:
+                func.__dict__.setdefault("__click_params__", []).append(param)
+        return func
+    return decorate
+
+
+#: ``analyze``'s transform options for audio inputs, except --fmin/--fmax (render's own).
+_audio_transform_options = transform_options_except("fmin", "fmax")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="msft")
 def main():
@@ -325,23 +339,19 @@ def info(input):
               help="FFTW threads to plan for (repeatable) [default: all cores, and 1 for "
                    "the workers of a batch].")
 @click.option("--planner", type=click.Choice(["measure", "patient"]), default="measure",
-              show_default=True, help="FFTW planner effort: patient plans take far longer.")
-@click.option("--fmin", type=float, default=_DEFAULTS["fmin"],
-              help="Centre of the lowest band in Hz [default: E0 = 20.60 Hz].")
-@click.option("--bins-per-octave", "-b", type=int, default=_DEFAULTS["bins_per_octave"],
-              show_default=True, help="Bands per octave.")
-@click.option("--mode", type=click.Choice(MODES), default=_DEFAULTS["mode"], show_default=True,
-              help="Edges: zero-extended (blockwise) or one period (planned per length).")
+              show_default=True, help="FFTW planner effort: patient plans take far longer to make.")
+@transform_options_except("threads", "planner")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing.")
 @_fail_cleanly
-def wisdom(sr, seconds, channels, threads, planner, fmin, bins_per_octave, mode, quiet):
+def wisdom(sr, seconds, channels, threads, planner, quiet, **options):
     """Measure the fastest FFTW plans once, for every later run on this machine.
 
     msft plans its FFTs with FFTW_ESTIMATE: instant, but the transforms run
     slower than FFTW's measured plans. This command measures the plans of the
     given settings (minutes: plan once per machine) and keeps them as wisdom
     in msft's cache folder (MSFT_CACHE_DIR, else ~/.cache/msft); analyze,
-    resynth and the library then use them with any --planner.
+    resynth and the library then use them (with their default planner, or
+    one no more patient than this command's).
 
     \b
     Example:
@@ -356,7 +366,7 @@ def wisdom(sr, seconds, channels, threads, planner, fmin, bins_per_octave, mode,
 
     began = time.perf_counter()
     done = plan_wisdom(sr, seconds, channels, threads or (None, 1), planner, progress,
-                       fmin=fmin, bins_per_octave=bins_per_octave, mode=mode)
+                       **options)
     if not quiet:
         made = sum(d[3] for d in done)
         click.echo(f"{made} FFTW plans measured in {time.perf_counter() - began:.0f} s; "
@@ -408,12 +418,6 @@ class _Channel(click.ParamType):
             self.fail(f"{value!r} is neither a channel number nor 'mix'", param, ctx)
 
 
-def _audio_transform_options(func):
-    """``analyze``'s transform options for audio inputs, except --fmin/--fmax (render's own)."""
-    for param in transform_options(lambda: None).__click_params__:
-        if param.name not in ("fmin", "fmax"):
-            func.__dict__.setdefault("__click_params__", []).append(param)
-    return func
 
 
 @main.command("render")

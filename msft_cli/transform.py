@@ -102,7 +102,8 @@ def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner=
     For each length, channel count and thread count, :meth:`MSFT.prepare` makes
     the plans with ``planner`` (slow: a minute or more each at 44.1 kHz); their
     wisdom goes to :func:`msft_cli.fftw.wisdom_path`, where every later run
-    finds it, whatever its planner. The default thread counts are those of one
+    finds it (with the same threads and the estimate planner, msft's default,
+    or one no more patient than ``planner``). The default thread counts are those of one
     file (all cores) and of a batch's workers (one each at the default ``-j``).
 
     Parameters
@@ -126,8 +127,11 @@ def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner=
     if planner not in ("measure", "patient"):
         raise ParameterError(f"planner={planner!r}: wisdom comes from measure or patient")
     for s in seconds:
-        if not s > 0:
-            raise ParameterError(f"seconds={s:g} must be positive")
+        if not 0 < s < np.inf:
+            raise ParameterError(f"seconds={s:g} must be positive and finite")
+    for c in channels:
+        if not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 1:
+            raise ParameterError(f"channels={c!r} must be a whole number of at least 1")
     counts = []
     for t in threads:
         t = Plans(t).threads  # validated; None becomes the number of cores
@@ -184,13 +188,14 @@ class MSFT:
     block_size : int, optional
         Samples advanced per block in ``"zero"`` mode (rounded up to a
         multiple of the coarsest hop). Default: the largest step whose block
-        (step plus two margins) is the power of two at least four margins long.
-        At two rates (see the module documentation), both stages advance this
-        far per block, each with its own margins. With the default, a stage
-        whose margins are short (the high stage of a split) or a signal whose
-        frames fit in a shorter block gets a shorter step: the default halved
-        (see :data:`STEP_MARGINS`); the coefficients are those of any other
-        block size.
+        (step plus two one-rate margins) is the power of two at least four
+        such margins long. At two rates (see the module documentation), both
+        stages advance this far per block, each with its own margins (longer
+        ones where blocks meet). With the default, a stage whose margins are
+        short (the high stage of a split) or a signal whose frames fit in a
+        shorter block gets a shorter step from a ladder below the default (see
+        :data:`STEP_MARGINS` and ``MSFT._block_plan``); the coefficients are
+        those of any other block size.
     threads : int, optional
         FFTW threads. Default: all cores.
     planner : {"estimate", "measure", "patient"}
@@ -349,11 +354,6 @@ class MSFT:
             kernel = self._kernels[key] = kind(self.plans, geo, channels)
         return kernel
 
-    def _block_length(self, step):
-        """FFT length of one-rate blocks advancing ``step`` samples: ``step`` plus two
-        margins (each a multiple of the coarsest hop), rounded up to a 7-smooth size."""
-        return block_length(step, self.margin, self.hop_max)
-
     def _steps(self, n_samples):
         """Samples each zero-mode stage advances per block for a signal of ``n_samples``."""
         return [step for step, _ in self._block_plan(n_samples)]
@@ -369,8 +369,8 @@ class MSFT:
         small, and a transform reused for many files meets only a few block
         lengths (geometries and plans are kept per length). Where the frames need
         two such blocks, one block from a finer ladder (at most a quarter longer
-        than the frames) replaces them if its FFT is :data:`COVER_GAIN` of
-        theirs or shorter. The
+        than the frames) replaces them if its FFT is shorter than
+        :data:`COVER_GAIN` of theirs. The
         margin is the stage's short one where one block covers the stage, its
         seam margin where blocks meet (see ``_stages.SEAM_FACTOR``).
         """
@@ -591,10 +591,11 @@ class MSFT:
         Nothing is transformed. The first transform then runs at full speed, and
         with ``planner="measure"`` or ``"patient"`` the plans' wisdom is saved to
         the cache folder (:func:`msft_cli.fftw.wisdom_path`), so that later runs
-        (any planner, same threads) get the measured plans without planning. In
-        zero mode every signal longer than a threshold (43 s at the defaults, 85 s
-        at 24 bins per octave, 173 s at 48) uses the same blocks, so preparing one
-        long length covers them all; periodic mode plans per length.
+        (same threads, a planner no more patient than the wisdom's) get those
+        plans without planning. In zero mode every signal longer than a
+        threshold (43 s at 44.1 kHz and the other defaults, 85 s at 24 bins per
+        octave, 173 s at 48) uses the same blocks, so preparing one long length
+        covers them all; periodic mode plans per length.
 
         Returns
         -------

@@ -300,8 +300,8 @@ def test_one_longer_block_replaces_two(rng):
 
 def test_default_steps_meet_few_block_lengths():
     t = MSFT(44100)
-    lengths = {tuple(t._steps(n)) for n in np.geomspace(100, 200 * 44100, 60).astype(int)}
-    assert len(lengths) <= 8
+    plans = {tuple(t._block_plan(n)) for n in np.geomspace(100, 200 * 44100, 60).astype(int)}
+    assert len(plans) <= 10  # (step, margin) of both stages: each a pair of block lengths
     low, high = t._stages
     steps = t._steps(200 * 44100)  # long: the low stage's default, the high stage's shorter
     assert steps[0] == t.block_size

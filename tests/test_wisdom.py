@@ -4,6 +4,7 @@ Measured planning is slow, so the wisdom tests use a tiny layout (8 kHz, two
 octaves from 1 kHz, half a second): about a second of FFTW_MEASURE.
 """
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -37,7 +38,7 @@ STRICT = textwrap.dedent("""
 
 def _strict(cache):
     return subprocess.run([sys.executable, "-c", STRICT], capture_output=True, text=True,
-                          env={"MSFT_CACHE_DIR": str(cache), "PATH": ""}, timeout=120)
+                          env={**os.environ, "MSFT_CACHE_DIR": str(cache)}, timeout=120)
 
 
 # -- MSFT.prepare ------------------------------------------------------------------
@@ -89,7 +90,10 @@ def test_without_wisdom_the_strict_check_fails(cache):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(planner="estimate"), "measure or patient"),
-    (dict(seconds=(1.0, 0.0)), "seconds=0 must be positive"),
+    (dict(seconds=(1.0, 0.0)), "seconds=0 must be positive and finite"),
+    (dict(seconds=(float("inf"),)), "seconds=inf must be positive and finite"),
+    (dict(channels=(2, 0)), "channels=0 must be a whole number of at least 1"),
+    (dict(channels=(1.5,)), "channels=1.5 must be a whole number of at least 1"),
     (dict(threads=(0,)), "threads=0 must be at least 1"),
 ])
 def test_plan_wisdom_refuses_before_planning(cache, kwargs, message):
@@ -108,6 +112,18 @@ def test_cli_wisdom_in_a_subprocess(cache):
     assert _strict(cache).returncode == 0
 
 
+def test_cli_wisdom_takes_the_transform_options(cache, monkeypatch):
+    """Every option that changes the blocks reaches the transform that is planned."""
+    from msft_cli import cli
+    seen = {}
+    monkeypatch.setattr(cli, "plan_wisdom", lambda *a, **kw: seen.update(kw) or [])
+    result = CliRunner().invoke(main, ["wisdom", "-q", "--n-octaves", "5", "--tuning", "432",
+                                       "--window", "hann", "--block-size", "65536"])
+    assert result.exit_code == 0, result.output
+    assert {k: seen[k] for k in ("n_octaves", "tuning", "window", "block_size")} == \
+        {"n_octaves": 5, "tuning": 432.0, "window": "hann", "block_size": 65536}
+
+
 def test_cli_wisdom_quiet_and_errors(cache):
     runner = CliRunner()
     result = runner.invoke(main, ["wisdom", *TINY_ARGS, "-q"])
@@ -115,7 +131,10 @@ def test_cli_wisdom_quiet_and_errors(cache):
     assert fftw.wisdom_path().is_file()
     result = runner.invoke(main, ["wisdom", "--seconds", "-1"])
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: seconds=-1 must be positive"
+    assert result.output.strip() == "Error: seconds=-1 must be positive and finite"
+    result = runner.invoke(main, ["wisdom", "--channels", "2", "--channels", "0"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: channels=0 must be a whole number of at least 1"
     result = runner.invoke(main, ["wisdom", "--planner", "estimate"])
     assert result.exit_code == 2 and "'estimate' is not one of" in result.output
 
