@@ -14,7 +14,7 @@ from .render import DEFAULT_HEIGHT, DEFAULT_WIDTH, FORMATS, Y_AXES, check_option
 from .render import render as render_image
 from ._version import __version__
 from .errors import MsftError
-from .fftw import PLANNERS
+from .fftw import PLANNERS, wisdom_path
 from .scales import WINDOWS
 from .transform import MODES, MSFT, plan_wisdom
 
@@ -358,8 +358,6 @@ def wisdom(sr, seconds, channels, threads, planner, quiet, **options):
       msft wisdom
       msft wisdom --seconds 30 --seconds 600 --channels 1 --channels 2 -b 24
     """
-    from .fftw import wisdom_path  # noqa: PLC0415 - only this command needs it
-
     def progress(n, c, t):
         if not quiet:
             click.echo(f"planning {n / sr:g} s, {c} channel(s), {t} thread(s) ...", err=True)

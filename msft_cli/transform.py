@@ -103,8 +103,9 @@ def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner=
     the plans with ``planner`` (slow: a minute or more each at 44.1 kHz); their
     wisdom goes to :func:`msft_cli.fftw.wisdom_path`, where every later run
     finds it (with the same threads and the estimate planner, msft's default,
-    or one no more patient than ``planner``). The default thread counts are those of one
-    file (all cores) and of a batch's workers (one each at the default ``-j``).
+    or one no more patient than ``planner``). The default thread counts are
+    those of one file (all cores) and of a batch's workers (one each at the
+    default ``-j``).
 
     Parameters
     ----------
@@ -370,9 +371,9 @@ class MSFT:
         lengths (geometries and plans are kept per length). Where the frames need
         two such blocks, one block from a finer ladder (at most a quarter longer
         than the frames) replaces them if its FFT is shorter than
-        :data:`COVER_GAIN` of theirs. The
-        margin is the stage's short one where one block covers the stage, its
-        seam margin where blocks meet (see ``_stages.SEAM_FACTOR``).
+        :data:`COVER_GAIN` of theirs. The margin is the stage's short one where
+        one block covers the stage, its seam margin where blocks meet (see
+        ``_stages.SEAM_FACTOR``).
         """
         ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
         plan = []
@@ -389,12 +390,15 @@ class MSFT:
             plan.append((step, stage.margin if step >= hi - lo else stage.seam))
         return plan
 
-    def _blocks(self, stage, step, margin):
-        """``(step, geometry, pad)`` of a zero-mode stage advancing ``step`` samples
-        per block with ``margin`` on each side (full rate: the block starts ``pad``
-        before each step)."""
-        n = block_length(step, margin, stage.granule)
-        return step, self._stage_geometry(stage, n), (n - step) // 2
+    def _blocks(self, n_samples):
+        """``(step, geometry, pad)`` of each zero-mode stage for a signal of ``n_samples``:
+        its blocks advance ``step`` full-rate samples and start ``pad`` before each step
+        (see :meth:`_block_plan`)."""
+        blocks = []
+        for stage, (step, margin) in zip(self._stages, self._block_plan(n_samples)):
+            n = block_length(step, margin, stage.granule)
+            blocks.append((step, self._stage_geometry(stage, n), (n - step) // 2))
+        return blocks
 
     def _spans(self, ranges, n_samples):
         """Full-rate samples ``(lo, hi)`` each zero-mode stage's forward blocks cover:
@@ -453,15 +457,12 @@ class MSFT:
             an.run()
             yield [(gi, 0, out) for gi, out in enumerate(an.outputs)]
             return
-        *low, high = self._stages
-        *plan_l, plan = self._block_plan(n_samples)
+        *low, (step, geo, pad) = self._blocks(n_samples)
         *span_l, (t_lo, t_hi) = self._spans(ranges, n_samples)
-        step, geo, pad = self._blocks(high, *plan)
         an = self._kernel(Analyzer, geo, channels)
         highs = iter(range(t_lo, t_hi, step))
         if low:
-            low, d, (l_lo, l_hi) = low[0], self._split.decimation, span_l[0]
-            step_l, geo_l, pad_l = self._blocks(low, *plan_l[0])
+            (step_l, geo_l, pad_l), d, (l_lo, l_hi) = low[0], self._split.decimation, span_l[0]
             an_l = self._kernel(Analyzer, geo_l, channels)
             stream = Stream(channels, geo_l.size + step // d, t_lo // d)
             keep = slice(pad // d, (pad + step) // d)
@@ -492,13 +493,10 @@ class MSFT:
             self._fill_frames(sy.geo, sy.inputs, 0, 0, read_frames, ranges)
             yield 0, sy.run()[:, :n_samples]
             return
-        *low, high = self._stages
-        *plan_l, plan = self._block_plan(n_samples)
-        step, geo, pad = self._blocks(high, *plan)
+        *low, (step, geo, pad) = self._blocks(n_samples)
         sy = self._kernel(Synthesizer, geo, channels)
         if low:
-            d, low = self._split.decimation, low[0]
-            step_l, geo_l, pad_l = self._blocks(low, *plan_l[0])
+            d, (step_l, geo_l, pad_l) = self._split.decimation, low[0]
             sy_l = self._kernel(Synthesizer, geo_l, channels)
             first = (-pad // self.hop_max) * self.hop_max
             lows = iter(range(first, n_samples + geo.n + step_l, step_l))
@@ -602,16 +600,15 @@ class MSFT:
         int
             FFTW plans this transform holds now (made by this call or before).
         """
-        for name, value, least in (("n_samples", n_samples, 1), ("channels", channels, 1)):
+        for name, value in (("n_samples", n_samples), ("channels", channels)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
                 raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-            if value < least:
-                raise ParameterError(f"{name}={value} must be at least {least}")
+            if value < 1:
+                raise ParameterError(f"{name}={value} must be at least 1")
         if self.mode == "periodic":
             geometries = [self._geometry(self.period(n_samples))]
         else:
-            geometries = [self._blocks(stage, step, margin)[1] for stage, (step, margin)
-                          in zip(self._stages, self._block_plan(n_samples))]
+            geometries = [geo for _, geo, _ in self._blocks(n_samples)]
         for geo in geometries:
             for kind in (Analyzer, Synthesizer):
                 self._kernel(kind, geo, int(channels))

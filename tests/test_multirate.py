@@ -272,9 +272,7 @@ def test_stream_between_stages_is_bounded():
     """The same peak for 1 and 4 minutes, within the window's fixed capacity."""
     t = MSFT(**CHEAP, block_size=2048)
     d = t._split.decimation
-    low, high = t._stages
-    step_l, geo_l, _ = t._blocks(low, t.block_size, low.seam)  # short blocks: seams
-    _, geo, _ = t._blocks(high, t.block_size, high.seam)
+    (step_l, geo_l, _), (_, geo, _) = t._blocks(60 * t.sr)  # short blocks: seams
     short, long = _stream_peaks(t, 60), _stream_peaks(t, 240)
     assert short == long
     forward, inverse = long
