@@ -266,8 +266,11 @@ class MSFT:
                                    split.low_seam, hop_max, False),
                             _Stage(all_groups[s:], 1, split.high_margin, split.high_seam,
                                    split.high_granule, True))
-        self._ladder = _ladder(self.block_size, hop_max)
-        self._fine_ladder = _ladder(self.block_size, hop_max, (8, 7, 6, 5))
+        #: per stage, the default steps and the finer ones (see ``_block_plan``); a
+        #: stage at ``1 / D`` of the rate reaches ``D`` times further in the same memory
+        self._ladders = [(_ladder(self.block_size * st.decimation, hop_max),
+                          _ladder(self.block_size * st.decimation, hop_max, (8, 7, 6, 5)))
+                         for st in self._stages]
         self._geometries = {}        # full-rate geometries of every group, by block length
         self._stage_geometries = {}  # zero mode: by (first group, block length)
         self._kernels = {}
@@ -362,13 +365,15 @@ class MSFT:
     def _block_plan(self, n_samples):
         """``(step, margin)`` of each zero-mode stage for a signal of ``n_samples``.
 
-        The step is :attr:`block_size` if given. Else a step of the ladder
-        (:func:`_ladder`), at least the stage's seam margin: the shortest that
+        The step is :attr:`block_size` if given. Else a step of the stage's
+        ladder (:func:`_ladder`, from :attr:`block_size` times the stage's
+        decimation down), at least the stage's seam margin: the shortest that
         covers the stage's frames in one block, or that is :data:`STEP_MARGINS`
         of its short margins long if it is longer. A short clip then pays for a
         short block, the high stage of a split (short margins) keeps its blocks
-        small, and a transform reused for many files meets only a few block
-        lengths (geometries and plans are kept per length). Where the frames need
+        small, the decimated low stage (long margins) takes few and long ones,
+        and a transform reused for many files meets only a few block lengths
+        (geometries and plans are kept per length). Where the frames need one or
         two such blocks, one block from a finer ladder (at most a quarter longer
         than the frames) replaces them if its FFT is shorter than
         :data:`COVER_GAIN` of theirs. The margin is the stage's short one where
@@ -377,15 +382,18 @@ class MSFT:
         """
         ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
         plan = []
-        for stage, (lo, hi) in zip(self._stages, self._spans(ranges, n_samples)):
+        for stage, (lo, hi), (ladder, fine) in zip(self._stages, self._spans(ranges, n_samples),
+                                                   self._ladders):
             step = self.block_size
             if not self._fixed_step:
                 need = max(stage.seam, min(hi - lo, STEP_MARGINS * stage.margin))
-                step = next((r for r in reversed(self._ladder) if r >= need), step)
-                if step < hi - lo <= 2 * step:  # two blocks: is one a little longer cheaper?
-                    cover = next((r for r in reversed(self._fine_ladder) if r >= hi - lo), 0)
+                step = next((r for r in reversed(ladder) if r >= need), ladder[0])
+                if hi - lo <= 2 * step:  # one or two blocks: is one just long enough cheaper?
+                    count = -(-(hi - lo) // step)
+                    cover = next((r for r in reversed(fine) if r >= hi - lo), 0)
+                    margin = stage.margin if count == 1 else stage.seam
                     if cover and (block_length(cover, stage.margin, stage.granule) < COVER_GAIN
-                                  * 2 * block_length(step, stage.seam, stage.granule)):
+                                  * count * block_length(step, margin, stage.granule)):
                         step = cover
             plan.append((step, stage.margin if step >= hi - lo else stage.seam))
         return plan

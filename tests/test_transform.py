@@ -262,10 +262,11 @@ def test_short_signals_take_shorter_blocks(rng, snr, seconds):
 
 
 def test_seams_get_longer_margins(rng, snr):
-    """60 s at the defaults: several blocks in each stage, so seam margins (twice the
+    """60 s from 110 Hz: several blocks in each stage, so seam margins (twice the
     extents), and the round trip stays near the one-block floor (it was ~258 dB with
-    the one-block margins at the seams)."""
-    t = MSFT(44100)
+    the one-block margins at the seams). (From the default 20.6 Hz, the low stage
+    takes 60 s in one block.)"""
+    t = MSFT(44100, fmin=110)
     y = rng.standard_normal(60 * 44100)
     plan = t._block_plan(len(y))
     assert [m for _, m in plan] == [stage.seam for stage in t._stages]
@@ -290,9 +291,10 @@ def test_one_longer_block_replaces_two(rng):
     y = rng.standard_normal(16 * 44100)
     (_, _), (step, margin) = t._block_plan(len(y))
     high = t._stages[1]
-    assert step not in t._ladder and step in t._fine_ladder and margin == high.margin
+    ladder, fine = t._ladders[1]
+    assert step not in ladder and step in fine and margin == high.margin
     assert _blocks(t, len(y)) == 1
-    ref = MSFT(44100, block_size=t._ladder[3])  # several seamed blocks in each stage
+    ref = MSFT(44100, block_size=ladder[3])  # several seamed blocks in each stage
     assert _blocks(ref, len(y)) > 1
     for a, b in zip(t.forward(y).groups, ref.forward(y).groups):
         assert np.max(np.abs(a - b)) / np.max(np.abs(b)) <= 1e-9
@@ -301,12 +303,15 @@ def test_one_longer_block_replaces_two(rng):
 def test_default_steps_meet_few_block_lengths():
     t = MSFT(44100)
     plans = {tuple(t._block_plan(n)) for n in np.geomspace(100, 200 * 44100, 60).astype(int)}
-    assert len(plans) <= 10  # (step, margin) of both stages: each a pair of block lengths
-    low, high = t._stages
-    steps = t._steps(200 * 44100)  # long: the low stage's default, the high stage's shorter
-    assert steps[0] == t.block_size
-    assert STEP_MARGINS * high.margin <= steps[1] < 2 * STEP_MARGINS * high.margin
-    assert MSFT(44100, block_size=t.block_size)._steps(200 * 44100) == [t.block_size] * 2
+    # (step, margin) of both stages: each a pair of block lengths; the low stage's
+    # one block comes from the finer ladder (four steps an octave) up to ~4 minutes
+    assert len(plans) <= 14
+    plan = t._block_plan(600 * 44100)  # long: seams in both stages, each step the
+    for (step, margin), stage, (ladder, _) in zip(plan, t._stages, t._ladders):  # ladder's
+        assert margin == stage.seam and step in ladder  # shortest of STEP_MARGINS margins
+        assert STEP_MARGINS * stage.margin <= step < 2 * STEP_MARGINS * stage.margin
+    assert plan[0][0] > t.block_size > plan[1][0]  # decimated by 16: 16 times the reach
+    assert MSFT(44100, block_size=t.block_size)._steps(600 * 44100) == [t.block_size] * 2
 
 
 # -- property tests ---------------------------------------------------------------
