@@ -104,10 +104,11 @@ MARGIN_FACTOR = 1.25
 
 #: The margin, in extents, where blocks meet: every seam cuts the filters' tails
 #: across it, and each seam then costs more than the single block's floor. Measured
-#: on 60 s at 12 bins per octave (one block: 308-311 dB): with 1.25 extents 246 dB
-#: (techno, C1 up) and 258 dB (noise); with 2, 300.5 and 303.5 dB at the same speed.
-#: Longer low-stage margins gain ~3 dB more (303.4 dB on the techno with 4) but slow
-#: the inverse by a quarter.
+#: on 60 s at 12 bins per octave, with three low-stage blocks (one block: 308-311 dB):
+#: with 1.25 extents 246 dB (techno, C1 up) and 258 dB (noise); with 2, 300.5 and
+#: 303.5 dB at the same speed; longer low-stage margins gained ~3 dB more (303.4 dB on
+#: the techno with 4) but slowed the inverse by a quarter. (The low stage now takes
+#: such a file in one block; the high stage's seams, at 2 or 3 extents, cost < 1 dB.)
 SEAM_FACTOR = 2.0
 
 
@@ -268,11 +269,10 @@ class Geometry:
         spans = [_support_bins(layout, band, n, half) for gi in members for band in members[gi]]
         lo = min(a for a, _ in spans)
         hi = max(b for _, b in spans)
-        freqs = np.arange(lo, hi) * (layout.sr / n)
         # every window on those bins in one pass, and sum(g**2) for the duals from the
         # same values, so that sum(g * dual) is 1 to rounding: ~307 dB round trips, where
         # BandLayout.sum_of_squares (its own evaluations, ~1e-13 apart) gave ~290 dB
-        k, lower, upper = layout.window_pairs(freqs)
+        k, lower, upper = layout.window_pairs(np.arange(lo, hi), n)
         sum_sq = lower * lower + upper * upper
         # bins of band j (-1: low-pass): bounds[j + 1] .. bounds[j + 2]
         bounds = np.searchsorted(k, np.arange(-1, layout.n_bands + 1)).tolist() + [len(k)]

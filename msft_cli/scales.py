@@ -212,13 +212,21 @@ class BandLayout:
             return self.highpass_window(self.fold(f))
         return self.band_window(band, f)
 
-    def window_pairs(self, f):
+    def window_pairs(self, f, n=None):
         """Every window at once, on frequencies ``0 <= f <= sr / 2``.
 
         At most two windows overlap any frequency: those of bands ``k`` and
         ``k + 1``, where ``k`` (from -1, the low-pass band, to ``n_bands - 1``;
         ``n_bands`` is the high-pass band) is the band whose centre is at or
         below ``f``. One logarithm per frequency, rather than one per band.
+
+        With ``n``, ``f`` are the bins of an ``n``-point FFT (frequencies
+        ``f * sr / n``), and each one's distance from its band's centre is
+        found to an ulp or two of that distance, not of the frequency: the two
+        stages of a split evaluate their windows on different bins, and where
+        a low-stage window meets a high-stage one their squares must still add
+        up to 1 (the steep middle of a window turns a frequency's own rounding
+        into a ~1e-15 gap there, ~1e-13 from ``log2(f / fmin)``).
 
         Returns
         -------
@@ -228,11 +236,27 @@ class BandLayout:
             The windows of bands ``k`` and ``k + 1`` at ``f`` (the values of
             :meth:`window_values`, to rounding).
         """
-        f = np.asarray(f, dtype=float)
+        B = self.bins_per_octave
+        if n is None:
+            f = np.asarray(f, dtype=float)
+            top = f
+        else:
+            top = np.asarray(f, dtype=np.int64) * self.sr * 1.0  # exact below 2**53
+            f = top / n
         with np.errstate(divide="ignore"):
-            pos = self.bins_per_octave * np.log2(np.maximum(f, 1e-300) / self.fmin)
+            pos = B * np.log2(np.maximum(f, 1e-300) / self.fmin)
         k = np.clip(np.floor(pos), -1, self.n_bands - 1)
-        x = pos - k  # distance in bands from band k's centre: beyond 0..1 only at the ends
+        # x: the distance in bands from band k's centre c (beyond 0..1 only at the
+        # ends), from f - c, exact where it matters (c <= f <= 2 c), not from pos - k
+        c = self.centre(k)
+        if n is None:
+            rel = (f - c) / c
+        else:  # (f n - c n) / (c n), with c n as c_hi n (exact) + c_lo n (Veltkamp split)
+            c_hi = c * 134217729.0
+            c_hi -= c_hi - c
+            rel = ((top - c_hi * n) - (c - c_hi) * n) / (c * n)
+        with np.errstate(divide="ignore"):
+            x = np.maximum(B / np.log(2.0) * np.log1p(np.maximum(rel, -1.0)), -1.0)
         # both shapes are cos(h) and sin(h) = cos(pi/2 - h) (squared for hann), with
         # h = pi/2 s(x) and s(1 - x) = 1 - s(x): one step per frequency, not two
         h = (0.5 * np.pi) * (_smooth_step(x) if self.window == "bump" else np.clip(x, 0.0, 1.0))

@@ -185,6 +185,38 @@ def test_window_pairs_are_every_window(window, sr, fmin, bins_per_octave):
         assert np.all((got > 0) <= (want > 0))  # zero where the window is
 
 
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="no extended precision")
+@pytest.mark.parametrize("window", WINDOWS)
+@pytest.mark.parametrize("sr, fmin, bins_per_octave, n", [(44100, 20.6, 12, 786432),
+                                                          (44100, 32.7, 48, 3840000),
+                                                          (8000, 60.0, 4, 30000)])
+def test_window_pairs_on_bins_are_right_to_rounding(window, sr, fmin, bins_per_octave, n):
+    """On the bins of an FFT, each window is its value at the bin's exact frequency to a
+    few ulps (an extended-precision reference, from the same centres): two stages that
+    sample the windows on different bins then still have squares summing to 1 where
+    their bands meet. From log2(f / fmin), the error was up to ~6e-14."""
+    layout = BandLayout(sr, fmin, bins_per_octave, window=window)
+    bins = np.arange(1, n // 2 + 1)
+    k, lower, upper = layout.window_pairs(bins, n)
+    ld = np.longdouble
+    f = bins.astype(ld) * sr / n
+    c = layout.centre(k).astype(ld)
+    x = np.clip(ld(bins_per_octave) * np.log1p((f - c) / c) / np.log(ld(2)), 0, 1)
+    if window == "bump":
+        with np.errstate(divide="ignore", over="ignore"):
+            x = 1 / (1 + np.exp(2 / x - 2 / (1 - x)))
+    h = ld(0.5 * np.pi) * x
+    want_lower, want_upper = np.cos(h), np.sin(h)
+    if window == "hann":
+        want_lower, want_upper = want_lower ** 2, want_upper ** 2
+    inside = x < 1  # a few ulps of x, through a slope of up to ~4.4 (bump's middle)
+    assert np.max(np.abs(lower - want_lower)[inside]) < 3e-15
+    assert np.max(np.abs(upper - want_upper)) < 3e-15
+    k2, lower2, upper2 = layout.window_pairs(bins * sr / n)  # from frequencies: close
+    assert np.array_equal(k, k2)
+    np.testing.assert_allclose(lower2, lower, rtol=0, atol=1e-13)
+
+
 def test_band_window_reaches_neighbour_centres():
     layout = BandLayout(16000, 100.0, 12)
     k = 20
