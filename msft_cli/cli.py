@@ -332,7 +332,8 @@ def info(input):
 @click.option("--sr", type=int, default=44100, show_default=True, help="Sample rate in Hz.")
 @click.option("--seconds", type=float, multiple=True, default=[600.0], show_default=True,
               help="Signal length to plan for (repeatable). In zero mode every file longer "
-                   "than 43 s at the defaults (173 s at 48 bins) uses the blocks of a long one.")
+                   "than 24 s at the defaults (96 s at 48 bins) uses the high-stage blocks of "
+                   "a long one, and from 6.5 min (26 min) its low-stage blocks too.")
 @click.option("--channels", type=int, multiple=True, default=[2], show_default=True,
               help="Channel count to plan for (repeatable).")
 @click.option("--threads", type=int, multiple=True,

@@ -598,10 +598,13 @@ class MSFT:
         with ``planner="measure"`` or ``"patient"`` the plans' wisdom is saved to
         the cache folder (:func:`msft_cli.fftw.wisdom_path`), so that later runs
         (same threads, a planner no more patient than the wisdom's) get those
-        plans without planning. In zero mode every signal longer than a
-        threshold (43 s at 44.1 kHz and the other defaults, 85 s at 24 bins per
-        octave, 173 s at 48) uses the same blocks, so preparing one long length
-        covers them all; periodic mode plans per length.
+        plans without planning. In zero mode the high stage uses the same blocks
+        for every signal longer than a threshold (24 s at 44.1 kHz and the other
+        defaults, 48 s at 24 bins per octave, 96 s at 48), so preparing one long
+        length covers them all; the decimated low stage (about a tenth of the
+        work) does so from 6.5 minutes (13 at 24 bins, 26 at 48), and below that
+        takes one block fitted to the signal (four lengths per octave of
+        duration). Periodic mode plans per length.
 
         Returns
         -------
