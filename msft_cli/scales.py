@@ -241,7 +241,10 @@ class BandLayout:
             f = np.asarray(f, dtype=float)
             top = f
         else:
-            top = np.asarray(f, dtype=np.int64) * self.sr * 1.0  # exact below 2**53
+            bins = np.asarray(f)
+            if bins.dtype.kind not in "iu":
+                raise TypeError(f"with n, f must be integer FFT bins, not {bins.dtype}")
+            top = bins.astype(np.int64) * self.sr * 1.0  # exact below 2**53
             f = top / n
         with np.errstate(divide="ignore"):
             pos = B * np.log2(np.maximum(f, 1e-300) / self.fmin)

@@ -61,10 +61,11 @@ _PERIODIC_COFACTORS = (1, 3, 5, 7)
 #: M-sample high-stage blocks touched ~410 MB of buffers).
 STEP_MARGINS = 16
 
-#: One longer block replaces two default ones where its FFT is at most this fraction
-#: of theirs: a single block is more memory to touch, which costs a cold run (the 60 s
-#: at 48 bins/octave gains 25-45% from it; a 30 s stereo file at 12 bins, where one
-#: block would save 11% of the FFT length, ran no faster and peaked 35% higher).
+#: One block just long enough for a stage's frames (from a finer ladder) replaces the
+#: one or two default ones where its FFT is at most this fraction of theirs: a single
+#: block is more memory to touch, which costs a cold run (the 60 s at 48 bins/octave
+#: gains 25-45% from it; a 30 s stereo file at 12 bins, where one block would save 11%
+#: of the FFT length, ran no faster and peaked 35% higher).
 COVER_GAIN = 0.75
 
 #: Zero mode splits the bands between two sample rates when that is cheaper (private
@@ -191,12 +192,13 @@ class MSFT:
         multiple of the coarsest hop). Default: the largest step whose block
         (step plus two one-rate margins) is the power of two at least four
         such margins long. At two rates (see the module documentation), both
-        stages advance this far per block, each with its own margins (longer
-        ones where blocks meet). With the default, a stage whose margins are
-        short (the high stage of a split) or a signal whose frames fit in a
-        shorter block gets a shorter step from a ladder below the default (see
-        :data:`STEP_MARGINS` and ``MSFT._block_plan``); the coefficients are
-        those of any other block size.
+        stages advance this far per block when it is given, each with its own
+        margins (longer ones where blocks meet). With the default, each stage
+        takes a step from a ladder below the default times its decimation (see
+        :data:`STEP_MARGINS` and ``MSFT._block_plan``): the high stage of a
+        split (short margins) or a signal whose frames fit in a shorter block
+        gets a shorter step, the decimated low stage (long margins) a longer
+        one. The coefficients are those of any other block size.
     threads : int, optional
         FFTW threads. Default: all cores.
     planner : {"estimate", "measure", "patient"}

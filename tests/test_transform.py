@@ -243,13 +243,12 @@ def test_block_size_independence_small_blocks(rng):
 @pytest.mark.parametrize("seconds", [0.05, 1.0, 5.0])
 def test_short_signals_take_shorter_blocks(rng, snr, seconds):
     """With the default block size, a short signal gets a shorter step (one block per
-    stage, from a ladder of halvings) and the coefficients of the long block."""
+    stage, from the stage's ladders) and the coefficients of the long block."""
     t = MSFT(44100)
     y = rng.standard_normal((2, int(seconds * 44100)))
     steps = t._steps(y.shape[1])
     assert steps[-1] < t.block_size and max(steps) <= t.block_size  # the high stage's
-    ladder = {-(-t.block_size // 2 ** k // t.hop_max) * t.hop_max for k in range(12)}
-    assert set(steps) <= ladder
+    assert all(s in coarse + fine for s, (coarse, fine) in zip(steps, t._ladders))
     assert all(s >= stage.margin for s, stage in zip(steps, t._stages))
     assert _blocks(t, y.shape[1]) == 1
     c = t.forward(y)
@@ -283,6 +282,24 @@ def test_one_block_keeps_short_margins():
     assert _blocks(t, 44100) == 1
 
 
+@pytest.mark.parametrize("seconds", [60, 300])
+def test_low_stage_takes_a_song_in_one_block(seconds):
+    """At the defaults, the decimated low stage's frames of a 1 to 5 minute file (its
+    span: the file and 13 s of filter reach each side) fit one block: no seam, the
+    short margins, a step from the finer ladder just above the span (the high stage
+    keeps its short seamed blocks)."""
+    t = MSFT(44100)
+    n = seconds * 44100
+    (step, margin), (high_step, high_margin) = t._block_plan(n)
+    low, high = t._stages
+    ranges = [t.frame_range(g, n) for g in range(len(t.groups))]
+    lo, hi = t._spans(ranges, n)[0]
+    coarse, fine = t._ladders[0]
+    assert margin == low.margin and step in fine and hi - lo <= step < 1.25 * (hi - lo)
+    assert step > t.block_size  # beyond the one-rate default: the old plan had seams
+    assert high_margin == high.seam and high_step < hi - lo
+
+
 def test_one_longer_block_replaces_two(rng):
     """16 s at the defaults: the high stage's frames just exceed one default step; one
     block from the finer ladder (no seam, short margins) is cheaper than two, and
@@ -306,11 +323,13 @@ def test_default_steps_meet_few_block_lengths():
     # (step, margin) of both stages: each a pair of block lengths; the low stage's
     # one block comes from the finer ladder (four steps an octave) up to ~4 minutes
     assert len(plans) <= 14
+    low = t._stages[0]
     plan = t._block_plan(600 * 44100)  # long: seams in both stages, each step the
     for (step, margin), stage, (ladder, _) in zip(plan, t._stages, t._ladders):  # ladder's
         assert margin == stage.seam and step in ladder  # shortest of STEP_MARGINS margins
         assert STEP_MARGINS * stage.margin <= step < 2 * STEP_MARGINS * stage.margin
-    assert plan[0][0] > t.block_size > plan[1][0]  # decimated by 16: 16 times the reach
+    assert plan[0][0] > t.block_size > plan[1][0]  # the decimated stage's ladder reaches
+    assert t._ladders[0][0][0] == t.block_size * low.decimation  # D times further
     assert MSFT(44100, block_size=t.block_size)._steps(600 * 44100) == [t.block_size] * 2
 
 
