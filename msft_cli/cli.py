@@ -417,8 +417,6 @@ class _Channel(click.ParamType):
             self.fail(f"{value!r} is neither a channel number nor 'mix'", param, ctx)
 
 
-
-
 @main.command("render")
 @click.argument("inputs", nargs=-1, required=True, metavar="IN...")
 @click.option("-o", "--output", type=click.Path(),

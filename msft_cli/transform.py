@@ -244,8 +244,10 @@ class MSFT:
         self.groups = self.layout.groups
         hop_max = max(g.hop for g in self.groups)
         self.hop_max = hop_max
-        #: overlap margin on each side of a block, a multiple of the coarsest hop
-        self.margin = -(-max(g.extent for g in self.groups) // hop_max) * hop_max
+        #: overlap margin on each side of a block, a multiple of the coarsest hop (and
+        #: ``seam``, that of one-rate blocks that meet others)
+        longest = max(g.extent for g in self.groups)
+        self.margin, seam = margins(longest, hop_max, (1, SEAM_FACTOR))
         self._fixed_step = block_size is not None
         if block_size is None:
             n = 1 << int(np.ceil(np.log2(4 * self.margin)))
@@ -260,7 +262,6 @@ class MSFT:
                  if mode == "zero" and _MULTIRATE else None)
         self._split = split
         if split is None:
-            seam = margins(max(g.extent for g in self.groups), hop_max, [SEAM_FACTOR])[0]
             self._stages = (_Stage(all_groups, 1, self.margin, seam, hop_max, False),)
         else:
             s = split.octaves + 1
