@@ -260,7 +260,7 @@ def fft_floor(n_samples, counts, planner="estimate", threads=None, repeats=5):
     """
     import pyfftw
 
-    from msft_cli import fftw as msft_fftw
+    from msft_cli.engine import fftw as msft_fftw
     threads = threads or os.cpu_count() or 1
     flags = (f"FFTW_{planner.upper()}", "FFTW_DESTROY_INPUT")
     msft_fftw.load_wisdom()

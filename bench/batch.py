@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _common import child_env, loadavg, machine_lines, techno  # noqa: E402
 
-from msft_cli.audio import AudioWriter  # noqa: E402
+from msft_cli.io.audio import AudioWriter  # noqa: E402
 
 SR = 44100
 TARGET_SPEEDUP = 1.8

@@ -49,11 +49,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import loadavg, cpu_model  # noqa: E402
+from bench._common import cpu_model, loadavg  # noqa: E402
 from msft_cli import MSFT, analyze, load  # noqa: E402
-from msft_cli.audio import AudioSource, AudioWriter, read  # noqa: E402
-from msft_cli.dataset import (CropDataset, Encoding, _from_shared,  # noqa: E402
-                              _init_worker, _load_batch, collate)
+from msft_cli.dataset import CropDataset, Encoding, _from_shared, _init_worker, _load_batch, collate  # noqa: E402
+from msft_cli.io.audio import AudioSource, AudioWriter, read  # noqa: E402
 
 WORK = ROOT / "build" / "bench" / "dataset"
 SR = 44100

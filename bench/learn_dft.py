@@ -48,8 +48,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (GIB, child_main, fmt_mib, fmt_s, is_child, loadavg,  # noqa: E402
-                     machine_lines, markdown_table, run_child)
+from _common import (  # noqa: E402
+    GIB,
+    child_main,
+    fmt_mib,
+    fmt_s,
+    is_child,
+    loadavg,
+    machine_lines,
+    markdown_table,
+    run_child,
+)
 
 THRESHOLDS = (3e-8, 2e-15)
 GOALS = {3e-8: 40.0, 2e-15: 180.0}

@@ -69,8 +69,20 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (GIB, SR, child_env, cpu_model, fmt_db, fmt_mib,  # noqa: E402
-                     fmt_s, fmt_x, loadavg, markdown_table, mem_total, read_clip)
+from _common import (  # noqa: E402
+    GIB,
+    SR,
+    child_env,
+    cpu_model,
+    fmt_db,
+    fmt_mib,
+    fmt_s,
+    fmt_x,
+    loadavg,
+    markdown_table,
+    mem_total,
+    read_clip,
+)
 
 RUNNER = Path(__file__).resolve().parent / "peers" / "runner.py"
 C1 = 440.0 * 2 ** (-45 / 12)  # 32.703 Hz

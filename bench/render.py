@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from msft_cli import analyze, load  # noqa: E402
-from msft_cli.audio import AudioWriter, read  # noqa: E402
+from msft_cli.io.audio import AudioWriter, read  # noqa: E402
 
 SR = 44100
 WIDTH, HEIGHT = 2000, 800

@@ -57,10 +57,29 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (GIB, MIB, SAMPLES, SR, child_main, first_and_median,  # noqa: E402
-                     fft_floor, fmt_db, fmt_mib, fmt_s, fmt_x, is_child, loadavg,
-                     machine_lines, markdown_table, peak_rss, read_clip, run_child,
-                     run_command, snr_db, techno)
+from _common import (  # noqa: E402
+    GIB,
+    MIB,
+    SAMPLES,
+    SR,
+    child_main,
+    fft_floor,
+    first_and_median,
+    fmt_db,
+    fmt_mib,
+    fmt_s,
+    fmt_x,
+    is_child,
+    loadavg,
+    machine_lines,
+    markdown_table,
+    peak_rss,
+    read_clip,
+    run_child,
+    run_command,
+    snr_db,
+    techno,
+)
 
 SCRIPT = Path(__file__).resolve()
 ENGINE_SECONDS = 60

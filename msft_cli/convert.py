@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import phase
-from .audio import AudioSource, AudioWriter, subtype_fits
-from .container import Writer, load
-from .errors import AudioError, ParameterError
-from .transform import MSFT
+from msft_cli import phase
+from msft_cli.engine.transform import MSFT
+from msft_cli.errors import AudioError, ParameterError
+from msft_cli.io.audio import AudioSource, AudioWriter, subtype_fits
+from msft_cli.io.container.reader import load
+from msft_cli.io.container.writer import Writer
 
 
 @dataclass
@@ -75,7 +76,7 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
     progress : callable, optional
         ``progress(done, total)`` in samples, called as blocks complete.
     extra_attrs : dict, optional
-        More root attributes for the container (see :class:`msft_cli.container.Writer`).
+        More root attributes for the container (see :class:`msft_cli.io.container.Writer`).
     store : {"complex", "magnitude"}
         ``"magnitude"`` writes the octaves' magnitudes only (the real bands as
         they are): 4x (float16) or 2x (float32) smaller than complex64;

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from msft_cli import fftw
+from msft_cli.engine import fftw
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_audio"
 

@@ -1,4 +1,4 @@
-"""Tests of msft_cli.audio: block reads, the checks on opening, and atomic writing."""
+"""Tests of msft_cli.io.audio: block reads, the checks on opening, and atomic writing."""
 
 import io
 import os
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from msft_cli.audio import AudioSource, AudioWriter, info, read, subtype_fits
 from msft_cli.errors import AudioError, MsftError
+from msft_cli.io.audio import AudioSource, AudioWriter, info, read, subtype_fits
 
 SR = 44100
 N = 1000

@@ -25,10 +25,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from msft_cli import batch, load, save
-from msft_cli.batch import BatchReport, ConsoleProgress, parse_shard, plan, shard_of
+from msft_cli.batch import BatchReport, parse_shard, plan, shard_of
+from msft_cli.batch import manifest as manifest_module
 from msft_cli.cli import main
+from msft_cli.cli.progress import ConsoleProgress
+from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ParameterError
-from msft_cli.transform import MSFT
 
 REPO = Path(__file__).resolve().parent.parent
 SR = 44100
@@ -560,7 +562,7 @@ def test_sigterm_stops_cleanly_and_a_rerun_finishes(tmp_path, env, dataset):
     assert s["rest"] == f"; manifest {out / 'manifest.jsonl'}"
     for key, audio in clips.items():
         assert_valid(out / key.replace(".wav", ".h5"), audio)
-    latest = batch._latest(manifest(out / "manifest.jsonl"))
+    latest = manifest_module._latest(manifest(out / "manifest.jsonl"))
     assert sorted(latest) == sorted(k.replace(".wav", ".h5") for k in clips)
 
 

@@ -21,7 +21,6 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from msft_cli import MSFT, __version__, convert
-from msft_cli import cli
 from msft_cli.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -521,7 +520,7 @@ def test_analyze_nan_late_leaves_no_half_written_container(tmp_path, monkeypatch
     x = _noise(int(2.5 * step), 1)
     x[-100, 0] = np.nan
     sf.write("late.wav", x, SR, subtype="FLOAT")
-    from msft_cli import container
+    from msft_cli.io import container
     seen = []
     write = container.Writer.write
 
@@ -734,7 +733,7 @@ def test_resynth_corrupt_chunk_midway_leaves_no_audio(tmp_path, monkeypatch, lon
     raw[at:at + 64] = bytes(64)
     Path("long.h5").write_bytes(bytes(raw))
 
-    from msft_cli import audio
+    from msft_cli.io import audio
     seen = []
     write = audio.AudioWriter.write
 

@@ -12,7 +12,7 @@ import soundfile as sf
 
 import msft_cli
 from msft_cli import MSFT, ContainerError, MsftError, ParameterError, analyze, info, load, save
-from msft_cli.container import Writer
+from msft_cli.io.container.writer import Writer
 
 SR = 44100
 FMIN = 200.0  # 6 octaves at 44.1 kHz with short margins: fast tests

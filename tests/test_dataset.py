@@ -11,7 +11,7 @@ import pytest
 
 import msft_cli
 from msft_cli import MSFT, ContainerError, ParameterError, load, save
-from msft_cli.dataset import (IF_QUANTUM, CropDataset, Encoding, collate, iter_batches)
+from msft_cli.dataset import IF_QUANTUM, CropDataset, Encoding, collate, iter_batches
 
 SR = 22050
 FMIN = 110.0  # 6 octaves at 22.05 kHz, hops 512 .. 16, filters ring ~2.4 s: fast tests
@@ -385,7 +385,7 @@ def test_channels_mix_each_all_and_index(folder, small, signals):
 
 def _read_in_worker(index):
     """In a worker: who owned the dataset's handles before reading, and after."""
-    data = msft_cli.dataset._WORKER_DATA
+    data = msft_cli.dataset.loader._WORKER_DATA
     before = data._pid
     data[index]
     return os.getpid(), before, data._pid
@@ -409,7 +409,7 @@ def test_two_worker_processes_give_the_same_crops(context, folder):
     # a worker never reads through the parent's handles: a forked one inherits them
     # marked with the parent's pid, and opens its own on first use
     ctx = multiprocessing.get_context(context)
-    with ctx.Pool(2, initializer=msft_cli.dataset._init_worker, initargs=(data,)) as pool:
+    with ctx.Pool(2, initializer=msft_cli.dataset.loader._init_worker, initargs=(data,)) as pool:
         seen = pool.map(_read_in_worker, range(8), chunksize=1)
     for pid, before, after in seen:
         assert pid != os.getpid() and after == pid and before in (pid, os.getpid())
@@ -681,7 +681,7 @@ def test_bad_sources(folder):
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_batches_from_workers_leave_no_shared_files(folder):
-    shm = msft_cli.dataset._SHARED
+    shm = msft_cli.dataset.loader._SHARED
     before = set(shm.glob("msft-batch-*")) if shm.is_dir() else set()
     data = CropDataset(folder, frames=3, encoding="db", n_crops=40, seed=4)
     loop = iter_batches(data, batch_size=4, workers=2, context="fork")

@@ -180,7 +180,7 @@ def test_documented_version_is_the_written_one(doc, container):
     with h5py.File(container, "r") as f:
         assert f.attrs["format"] == "msft" and f.attrs["format_version"] == 1
     assert doc.startswith("# The msft container format, version 1\n")
-    assert msft_cli.container.FORMAT_VERSION == 1
+    assert msft_cli.io.container.FORMAT_VERSION == 1
 
 
 def test_documented_api_exists_with_these_signatures(doc):

@@ -1,4 +1,4 @@
-"""Tests of msft_cli.fftw: plan reuse, agreement with numpy.fft, wisdom files, errors."""
+"""Tests of msft_cli.engine.fftw: plan reuse, agreement with numpy.fft, wisdom files, errors."""
 
 import base64
 import json
@@ -8,9 +8,9 @@ import numpy as np
 import pyfftw
 import pytest
 
-from msft_cli import fftw
+from msft_cli.engine import fftw
+from msft_cli.engine.fftw import PLANNERS, Plans, cache_dir, load_wisdom, save_wisdom
 from msft_cli.errors import ParameterError
-from msft_cli.fftw import PLANNERS, Plans, cache_dir, load_wisdom, save_wisdom
 
 SIZES = [1, 2, 64, 1000, 4096, 3 * 5 * 7 * 16, 7919]  # powers of two, smooth, prime
 

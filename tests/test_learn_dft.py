@@ -12,9 +12,12 @@ import pytest
 import scipy.signal
 from click.testing import CliRunner
 
-from msft_cli import MSFT, container, learn_dft
+from msft_cli import MSFT, learn_dft
+from msft_cli import save as msft_cli_save
 from msft_cli.cli import main
 from msft_cli.errors import ContainerError, ParameterError
+from msft_cli.learn_dft import model as model_file
+from msft_cli.learn_dft import train
 
 #: A small STFT: Hann 16, n_fft 16, hop 4, 64 samples -> 13 frames x 9 bins.
 SMALL_STFT = {"n_fft": 16, "hop_length": 4, "input_length": 64}
@@ -171,10 +174,10 @@ def test_adam_threads_change_nothing(monkeypatch):
     def run():
         return learn_dft.learn_dft("stft", **SMALL_STFT, examples=300, epochs=2,
                                    batch_size=16, seed=6).weights
-    monkeypatch.setattr(learn_dft, "_ADAM_ROWS", 4)
-    monkeypatch.setattr(learn_dft, "_ADAM_THREADS", 1)
+    monkeypatch.setattr(train, "_ADAM_ROWS", 4)
+    monkeypatch.setattr(train, "_ADAM_THREADS", 1)
     one = run()
-    monkeypatch.setattr(learn_dft, "_ADAM_THREADS", 3)
+    monkeypatch.setattr(train, "_ADAM_THREADS", 3)
     assert np.array_equal(run(), one)
 
 
@@ -267,7 +270,7 @@ def test_model_round_trip(tmp_path, stft_result):
     assert back.seconds == stft_result.seconds
     for k, v in stft_result.history.items():
         assert np.array_equal(back.history[k], v), k
-    raw = container.load_model(path)
+    raw = model_file.load_model(path)
     assert raw["attrs"]["format"] == "msft-model" and raw["attrs"]["format_version"] == 1
     assert isinstance(raw["attrs"]["format_version"], (int, np.integer))
     t = stft_result.target
@@ -282,10 +285,10 @@ def test_load_rejects_what_is_not_a_model(tmp_path, stft_result):
     with pytest.raises(ContainerError, match="not an HDF5 file"):
         learn_dft.load(tmp_path / "text.h5")
     box = MSFT(8000, fmin=500.0, n_octaves=1, mode="periodic").forward(np.zeros(64))
-    container.save(box, tmp_path / "box.h5")
+    msft_cli_save(box, tmp_path / "box.h5")
     with pytest.raises(ContainerError, match="not an msft model file .* 'msft-model'"):
         learn_dft.load(tmp_path / "box.h5")
-    container.save_model(tmp_path / "new.h5", np.zeros((2, 2)), {"format_version": 2}, {})
+    model_file.save_model(tmp_path / "new.h5", np.zeros((2, 2)), {"format_version": 2}, {})
     with pytest.raises(ContainerError, match="model format version 2 is newer"):
         learn_dft.load(tmp_path / "new.h5")
     with pytest.raises(ContainerError, match="does not exist"):

@@ -1,4 +1,4 @@
-"""Tests of zero mode's two-rate processing (msft_cli.transform with msft_cli._stages).
+"""Tests of zero mode's two-rate processing (msft_cli.engine.transform with msft_cli.engine.kernels).
 
 The low stage (low-pass band and the lowest octaves) runs on the signal
 low-passed and decimated by ``D``; the high stage runs at the full rate with
@@ -10,8 +10,8 @@ across block boundaries, and that the buffer between the stages stays bounded.
 import numpy as np
 import pytest
 
-from msft_cli import _stages, transform
-from msft_cli.transform import MSFT
+from msft_cli.engine import multirate, transform
+from msft_cli.engine.transform import MSFT
 
 #: SNR targets in dB (DESIGN.md)
 ONE_BLOCK_SNR = 250.0
@@ -89,7 +89,7 @@ def test_split_invariants(kwargs):
     assert high.granule % d == 0 and all(high.granule % t.groups[g].hop == 0
                                           for g in high.groups)
     f = np.linspace(0, t.sr / 2, 20001)
-    h = _stages.passband(f, split.f1, split.f2)
+    h = multirate.passband(f, split.f1, split.f2)
     assert np.all(h[f <= split.f1] == 1.0) and np.all(h[f >= split.f2] == 0.0)
     assert np.all(np.diff(h) <= 0)
     # the stages overlap by one band: the high stage's lowest window starts below f1
@@ -116,9 +116,9 @@ def test_private_switch_keeps_one_rate():
 def test_passband_extent_bounds_its_response():
     """The filter's impulse response falls below 1e-8 of its peak at its extent."""
     sr, f1, f2 = 44100, 329.6, 689.0625
-    extent = _stages.passband_extent(f1, f2, sr)
+    extent = multirate.passband_extent(f1, f2, sr)
     n = 1 << 20
-    h = np.fft.irfft(_stages.passband(np.fft.rfftfreq(n, 1 / sr), f1, f2), n)
+    h = np.fft.irfft(multirate.passband(np.fft.rfftfreq(n, 1 / sr), f1, f2), n)
     env = np.abs(h) / np.abs(h).max()
     t = np.minimum(np.arange(n), n - np.arange(n))
     # (measured like the bands' extents, on a continuous frequency grid: to ~10 %)
@@ -295,7 +295,7 @@ def test_stream_between_stages_is_bounded():
 
 
 def test_stream_window():
-    s = _stages.Stream(1, 10, origin=-4)
+    s = multirate.Stream(1, 10, origin=-4)
     out = np.empty((1, 6))
     s.read(-10, out)
     assert np.all(out == 0)

@@ -12,12 +12,18 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from msft_cli import (MSFT, Coefficients, ContainerError, ParameterError, load, save,
-                      save_arrays)
+from msft_cli import MSFT, Coefficients, ContainerError, ParameterError, load, save, save_arrays
 from msft_cli.cli import main
-from msft_cli.container import Writer
-from msft_cli.phase import (group_weights, iter_reconstruct, main_lobe, pghi, reconstruct,
-                            spectral_convergence, window_gamma)
+from msft_cli.io.container.writer import Writer
+from msft_cli.phase import (
+    group_weights,
+    iter_reconstruct,
+    main_lobe,
+    pghi,
+    reconstruct,
+    spectral_convergence,
+    window_gamma,
+)
 
 SR = 16000
 FMIN = 220.0
@@ -215,7 +221,7 @@ def test_real_bands_kept_or_retrieved(rng):
 
 def test_zero_mode_leaves_out_silent_frames_only(zero):
     """The periodic twin covers the frames holding more than -100 dB, not all `margin`."""
-    from msft_cli.phase import _Problem
+    from msft_cli.phase.problem import _Problem
     n = SR // 2
     c = zero.forward(chirp(n))
     problem = _Problem(c, "keep")

@@ -19,12 +19,14 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from msft_cli import MSFT, MsftError, ParameterError, analyze, load, save
-from msft_cli.audio import AudioWriter
 from msft_cli.cli import main
+from msft_cli.io.audio import AudioWriter
 from msft_cli.render import FLOOR_DB, Raster, input_kind, raster, render, targets
 
 #: the module (``msft_cli.render`` could be shadowed by a function exported under that name)
-rendering = importlib.import_module("msft_cli.render")
+rendering = importlib.import_module("msft_cli.render.picture")
+rasters = importlib.import_module("msft_cli.render.raster")
+figure = importlib.import_module("msft_cli.render.figure")
 
 SR = 44100
 FMIN = 500.0
@@ -101,7 +103,7 @@ def pixels(path):
 
 def figure_image(path, width, height, dpi=100):
     """The pixels of a picture's image area (the axes' inside, spines trimmed)."""
-    layout = rendering._Layout(width, height, dpi)
+    layout = figure._Layout(width, height, dpi)
     top = height - layout.bottom - layout.image_height
     region = pixels(path)[top:top + layout.image_height,
                           layout.left:layout.left + layout.image_width]
@@ -152,7 +154,7 @@ def test_coarse_octave_frames_are_held_over_their_columns(click_coefs, transform
 def test_pieces_of_any_size_give_the_same_picture(stereo_box, monkeypatch):
     with load(stereo_box) as box:
         whole = raster(box, 300, start=0.3, end=3.7)
-        monkeypatch.setattr(rendering, "_PIECE_BYTES", 1)  # one chunk at a time
+        monkeypatch.setattr(rasters, "_PIECE_BYTES", 1)  # one chunk at a time
         np.testing.assert_array_equal(raster(box, 300, start=0.3, end=3.7).db, whole.db)
         np.testing.assert_array_equal(raster(box, 7, start=0.3, end=3.7).db,
                                       raster(box.to_coefficients(), 7, start=0.3, end=3.7).db)
@@ -481,7 +483,7 @@ def tick_labels(start, end):
     fig = Figure()
     ax = fig.add_subplot()
     ax.set_xlim(start, end)
-    rendering._time_axis(ax, start, end, 10)
+    figure._time_axis(ax, start, end, 10)
     fig.canvas.draw()
     return ax.get_xlabel(), [t.get_text() for t in ax.get_xticklabels()]
 
@@ -497,12 +499,12 @@ def test_time_axis_in_seconds_then_minutes():
 
 
 def test_frequency_ticks_in_hz_and_notes():
-    pos, labels = rendering._frequency_ticks(np.log2(20), np.log2(20000), "hz", 440, 20)
+    pos, labels = figure._frequency_ticks(np.log2(20), np.log2(20000), "hz", 440, 20)
     assert labels == ["20", "50", "100", "200", "500", "1k", "2k", "5k", "10k", "20k"]
-    pos, labels = rendering._frequency_ticks(np.log2(30), np.log2(5000), "note", 440, 20)
+    pos, labels = figure._frequency_ticks(np.log2(30), np.log2(5000), "note", 440, 20)
     assert labels == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"]
     assert pos[3] == pytest.approx(np.log2(261.6255653))
-    _, labels = rendering._frequency_ticks(np.log2(430), np.log2(900), "note", 440, 20)
+    _, labels = figure._frequency_ticks(np.log2(430), np.log2(900), "note", 440, 20)
     assert labels == ["A4", "C5", "E5", "G5", "A5"]
 
 

@@ -19,10 +19,11 @@ from matplotlib.image import imread
 
 from msft_cli import MsftError, ParameterError, learn_dft
 from msft_cli.cli import main
-from msft_cli.render import WEIGHT_CMAP, input_kind, render, render_model
+from msft_cli.learn_dft.figures import WEIGHT_CMAP, render_model
+from msft_cli.render import input_kind, render
 
 #: the module (``msft_cli.render`` could be shadowed by a function exported under that name)
-rendering = importlib.import_module("msft_cli.render")
+rendering = importlib.import_module("msft_cli.learn_dft.figures")
 
 #: A small STFT: Hann 16, n_fft 16, hop 4, 64 samples -> 13 frames x 9 bins, 64 x 234 weights.
 SMALL_STFT = {"n_fft": 16, "win_length": 16, "hop_length": 4, "input_length": 64}

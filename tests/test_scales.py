@@ -1,16 +1,16 @@
-"""Tests of msft_cli.scales: centre frequencies, windows, hops, extents and errors."""
+"""Tests of msft_cli.engine.bands: centre frequencies, windows, hops, extents and errors."""
 
 import numpy as np
 import pytest
 
-from msft_cli.errors import MsftError, ParameterError
-from msft_cli.scales import (
+from msft_cli.engine.bands import (
     MAX_BINS_PER_OCTAVE,
     WINDOWS,
     BandLayout,
     default_fmin,
     window_shape,
 )
+from msft_cli.errors import MsftError, ParameterError
 
 E0 = 440.0 * 2.0 ** (-53 / 12)  # 20.6017... Hz: the lowest 12-TET note at or above 20 Hz
 

@@ -1,4 +1,4 @@
-"""Tests of msft_cli.transform: round trips, calibration, block independence, frames, errors.
+"""Tests of msft_cli.engine.transform: round trips, calibration, block independence, frames, errors.
 
 Most cases run at sr=16000 with fmin=100 Hz (margins of ~3 s) so that many of
 them stay fast; the default parameters (fmin = E0 = 20.6 Hz, margins of ~13 s)
@@ -11,8 +11,10 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from msft_cli.engine.blocks import STEP_MARGINS
+from msft_cli.engine.coefficients import Coefficients
+from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ParameterError
-from msft_cli.transform import MSFT, STEP_MARGINS, Coefficients
 
 SR = 16000
 FMIN = 100.0

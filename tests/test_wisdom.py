@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from msft_cli import fftw
 from msft_cli.cli import main
+from msft_cli.engine import fftw
+from msft_cli.engine.transform import MSFT, plan_wisdom
 from msft_cli.errors import ParameterError
-from msft_cli.transform import MSFT, plan_wisdom
 
 TINY = dict(fmin=1000.0, bins_per_octave=2)
 TINY_ARGS = ["--sr", "8000", "--fmin", "1000", "-b", "2", "--seconds", "0.5",
@@ -114,7 +114,7 @@ def test_cli_wisdom_in_a_subprocess(cache):
 
 def test_cli_wisdom_takes_the_transform_options(cache, monkeypatch):
     """Every option that changes the blocks reaches the transform that is planned."""
-    from msft_cli import cli
+    from msft_cli.cli import wisdom as cli
     seen = {}
     monkeypatch.setattr(cli, "plan_wisdom", lambda *a, **kw: seen.update(kw) or [])
     result = CliRunner().invoke(main, ["wisdom", "-q", "--n-octaves", "5", "--tuning", "432",

@@ -1,10 +1,9 @@
 """Essentia: ``NSGConstantQ`` with ``NSGIConstantQ`` (float32, one channel, the whole
 signal as one frame)."""
 
-import numpy as np
-
 import essentia
 import essentia.standard as es
+import numpy as np
 
 LIBRARY = "essentia"
 essentia.log.infoActive = False

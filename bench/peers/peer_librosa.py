@@ -1,8 +1,7 @@
 """librosa: ``cqt`` with ``icqt`` (hop 512), an approximate inverse."""
 
-import numpy as np
-
 import librosa
+import numpy as np
 
 LIBRARY = "librosa"
 HOP = 512

@@ -147,8 +147,9 @@ def case_run(tool, variant, input, bins, fmin, fmax, repeats, budget):
 
 
 def case_warm(bins, fmin, fmax, seconds, modes):
-    from msft_cli import MSFT
     from peer_msft import n_octaves
+
+    from msft_cli import MSFT
     x = techno(seconds, 1)[0]
     out = {}
     for mode in modes:

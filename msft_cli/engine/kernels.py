@@ -1,13 +1,9 @@
-"""Block machinery of the engine (private to :mod:`msft_cli.transform`).
+"""Where each band reads and writes in a block, and one block forward or back.
 
 - :class:`Geometry`: where each band of a set of groups reads and writes in a
   block of a given length, at the full or at a decimated sample rate;
 - :class:`Analyzer` and :class:`Synthesizer`: one block forward or back, every
-  channel at once, in the buffers of reused FFTW plans;
-- :func:`plan_split`: the two-rate split of zero mode (a low stage that runs
-  at ``sr / decimation``, a high stage at ``sr``) and its decimation filter;
-- :class:`Stream`: a bounded window on the decimated low-band signal that
-  passes from one stage to the other.
+  channel at once, in the buffers of reused FFTW plans.
 
 Scalings: FFTW is unnormalized; every factor (block length, ``2`` for the
 one-sided complex bands, the dual window) is folded into the weights.
@@ -17,139 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scales import EXTENT_TOLERANCE, MAX_EXTENT_SECONDS, _smooth_step
+from msft_cli.engine.multirate import passband
 
-
-def is_smooth(m):
-    """Whether ``m``'s prime factors are all 2, 3, 5 or 7 (FFTW is fast there)."""
-    for p in (2, 3, 5, 7):
-        while m % p == 0:
-            m //= p
-    return m == 1
-
-
-def block_length(step, margin, granule):
-    """Block length for blocks advancing ``step`` samples with ``margin`` on each side.
-
-    ``step`` and ``margin`` are multiples of ``granule``; the result is the
-    smallest ``granule * m >= step + 2 * margin`` with ``m`` 7-smooth and the
-    two pads ``(length - step) / 2`` multiples of ``granule``.
-    """
-    m = (step + 2 * margin) // granule
-    while not (is_smooth(m) and (m - step // granule) % 2 == 0):
-        m += 1
-    return m * granule
-
-
-# -- the decimation filter ------------------------------------------------------------
-
-def passband(f, f1, f2):
-    """The decimation filter: 1 on ``|f| <= f1``, 0 on ``|f| >= f2``, C-infinity between."""
-    return 1.0 - _smooth_step((np.abs(np.asarray(f, dtype=float)) - f1) / (f2 - f1))
-
-
-def passband_extent(f1, f2, sr):
-    """Samples after which :func:`passband`'s impulse response stays below tolerance.
-
-    Computed numerically like :meth:`BandLayout._extent <msft_cli.scales.BandLayout>`:
-    the response sampled on a fine frequency grid, inverse-transformed.
-    """
-    span = 64.0 / (f2 - f1)
-    while span <= MAX_EXTENT_SECONDS * 4:
-        f = -f2 + np.arange(1, int(np.ceil(2 * f2 * span))) / span
-        n = 1 << int(np.ceil(np.log2(4 * len(f))))
-        env = np.abs(np.fft.ifft(passband(f, f1, f2), n))
-        env /= env.max()
-        t = np.arange(n) * (span / n)
-        loud = np.minimum(t, span - t)[env >= EXTENT_TOLERANCE].max()
-        if loud < 0.3 * span:
-            return int(np.ceil(loud * sr))
-        span *= 2
-    raise AssertionError(f"decimation filter {f1:g}..{f2:g} Hz does not decay")
-
-
-@dataclass(frozen=True)
-class Split:
-    """The two-rate split of zero mode.
-
-    The low stage holds groups ``0 .. octaves`` (the low-pass band and octaves
-    ``0 .. octaves - 1``) and runs on the signal filtered by :func:`passband`
-    (1 up to ``f1``, the top of every low-stage window, 0 from ``f2 = sr / (2 *
-    decimation)``) and decimated by ``decimation``: no aliasing, and the filter
-    is 1 wherever a low-stage window is not 0, so the low-stage coefficients are
-    those of the full-rate signal. The high stage holds the other groups and
-    makes (forward) or takes (inverse) the decimated low band.
-    """
-
-    octaves: int          # low stage: low-pass band and octaves 0 .. octaves - 1
-    decimation: int       # D, a power of two dividing every low-stage hop
-    f1: float             # Hz: top of the low-stage supports; the filter is 1 below
-    f2: float             # Hz: sr / (2 D); the filter is 0 above
-    extent: int           # samples: the filter's impulse response reach
-    high_margin: int      # full-rate samples, a multiple of high_granule
-    high_granule: int     # max(D, high-stage hops)
-    low_margin: int       # full-rate samples, a multiple of the coarsest hop
-    high_seam: int        # the margins where a stage's blocks meet (SEAM_FACTOR)
-    low_seam: int
-
-
-#: A split is used when it costs at most this fraction of the single-rate blocks.
-SPLIT_GAIN = 0.8
-
-#: Split, a stage's margin, in extents of its longest filter, where one block covers
-#: the whole stage: the circular wrap then only folds the filters' tails onto zeros,
-#: and a quarter more than the extent gives ~310 dB round trips (the extents end where
-#: the envelope falls to 1e-8 of its peak). One rate keeps margins of one extent.
-MARGIN_FACTOR = 1.25
-
-#: The margin, in extents, where blocks meet: every seam cuts the filters' tails
-#: across it, and each seam then costs more than the single block's floor. Measured
-#: on 60 s at 12 bins per octave, with three low-stage blocks (one block: 308-311 dB):
-#: with 1.25 extents 246 dB (techno, C1 up) and 258 dB (noise); with 2, 300.5 and
-#: 303.5 dB at the same speed; longer low-stage margins gained ~3 dB more (303.4 dB on
-#: the techno with 4) but slowed the inverse by a quarter. (The low stage now takes
-#: such a file in one block; the high stage's seams, at 2 or 3 extents, cost < 1 dB.)
-SEAM_FACTOR = 2.0
-
-
-def margins(extent, granule, factors=(MARGIN_FACTOR, SEAM_FACTOR)):
-    """Margins of ``factor * extent`` samples for each factor, rounded up to ``granule``."""
-    return [-(-int(np.ceil(f * extent)) // granule) * granule for f in factors]
-
-
-def plan_split(layout, groups, margin, hop_max):
-    """The cheapest :class:`Split` of a layout, or None when one rate is as good.
-
-    For each number of low-stage octaves ``s``, the decimation is the largest
-    power of two ``D`` with ``sr / (2 D) >= 2 f1`` (a transition band of at least
-    an octave) that divides every low-stage hop. The cost of a block advancing
-    ``2 * margin`` samples (the default step's scale) is its FFT length, with
-    seam margins on both sides (long files, where the cost matters, have seams):
-    at one rate ``(2 + 2 * SEAM_FACTOR) * margin``; split, the high stage's block
-    plus the low stage's block, at ``1 / D`` of the samples.
-    """
-    sr, B = layout.sr, layout.bins_per_octave
-    step = 2 * margin
-    best, best_cost = None, SPLIT_GAIN * (step + 2 * SEAM_FACTOR * margin)
-    for s in range(1, layout.n_octaves):
-        f1 = float(layout.centre(s * B))
-        low, high = groups[:s + 1], groups[s + 1:]
-        d = min(min(g.hop for g in low), 1 << max(0, int(np.floor(np.log2(sr / (4 * f1))))))
-        if d < 2:
-            continue
-        f2 = sr / (2 * d)
-        extent = passband_extent(f1, f2, sr)
-        granule = max(d, max(g.hop for g in high))
-        high_margin, high_seam = margins(max(extent, max(g.extent for g in high)), granule)
-        low_margin, low_seam = margins(max(g.extent for g in low), hop_max)
-        cost = step + 2 * high_seam + (step + 2 * low_seam) / d
-        if cost < best_cost:
-            best, best_cost = Split(s, d, f1, f2, extent, high_margin, granule, low_margin,
-                                    high_seam, low_seam), cost
-    return best
-
-
-# -- geometry -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class GroupMap:
@@ -319,8 +184,6 @@ class Geometry:
             self.low_syn = h * (d / size)   # D H Z / n: interpolates the decimated block
 
 
-# -- one block ------------------------------------------------------------------------
-
 class Analyzer:
     """One block forward, every channel at once, in reused plan buffers.
 
@@ -417,60 +280,3 @@ class Synthesizer:
             acc[:, :k] += z[:, :k]
         self._irfft.execute()
         return self._irfft.output_array
-
-
-# -- the decimated low band between the stages ----------------------------------------
-
-class Stream:
-    """A bounded window on a stream of samples (channels, ...), appended in order.
-
-    Samples before ``origin`` are 0, and so are those from :attr:`hi` on once
-    the producer is done. :meth:`drop` forgets samples no longer needed; the
-    window never holds more than ``capacity`` samples (:attr:`peak` records
-    the most it held).
-    """
-
-    def __init__(self, channels, capacity, origin):
-        self._buf = np.zeros((channels, capacity))
-        self.capacity = capacity
-        self.origin = self.lo = self.hi = origin  # held: lo .. hi; appended up to hi
-        self._at = 0  # buffer column of lo
-        self.peak = 0
-
-    def drop(self, upto):
-        """Forget the samples before ``upto``."""
-        if upto > self.lo:
-            self._at = self._at + upto - self.lo if upto < self.hi else 0
-            self.lo = upto
-
-    def append(self, chunk, at):
-        """Add samples ``at .. at + chunk.shape[1]``: ``at`` must be :attr:`hi`."""
-        if at != self.hi:
-            raise AssertionError(f"stream gap: appended up to {self.hi}, then at {at}")
-        end = at + chunk.shape[1]
-        held = max(0, at - self.lo)
-        chunk = chunk[:, max(0, self.lo - at):]  # the part not already dropped
-        n = chunk.shape[1]
-        if held + n > self.capacity:
-            raise AssertionError(f"stream of {self.capacity} samples overflows: {held} + {n}")
-        self.hi = end
-        if not n:
-            return
-        if self._at + held + n > self.capacity:
-            self._buf[:, :held] = self._buf[:, self._at:self._at + held]
-            self._at = 0
-        self._buf[:, self._at + held:self._at + held + n] = chunk
-        self.peak = max(self.peak, held + n)
-
-    def read(self, start, out):
-        """Copy samples ``start .. start + out.shape[1]`` into ``out`` (0 where none)."""
-        stop = start + out.shape[1]
-        if max(start, self.origin) < min(stop, self.lo):
-            raise AssertionError(f"stream read from {start}: dropped before {self.lo}")
-        a, b = max(start, self.lo), min(stop, self.hi)
-        if b <= a:
-            out[...] = 0
-            return
-        out[:, :a - start] = 0
-        out[:, a - start:b - start] = self._buf[:, self._at + a - self.lo:self._at + b - self.lo]
-        out[:, b - start:] = 0

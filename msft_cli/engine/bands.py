@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .errors import ParameterError
+from msft_cli.errors import ParameterError
 
 #: Names of the available window shapes.
 WINDOWS = ("bump", "hann")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .errors import AudioError
+from msft_cli.errors import AudioError
 
 #: Extensions of the audio files msft picks up (any format libsndfile reads).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3",

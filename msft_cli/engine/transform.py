@@ -26,7 +26,7 @@ Two boundary modes:
 
 Zero mode at two rates: the margins are set by the lowest octave's filter
 (seconds long), but only the lowest octaves need them. When it is cheaper
-(:func:`msft_cli._stages.plan_split`), the groups are split in two stages. The
+(:func:`msft_cli.engine.kernels.plan_split`), the groups are split in two stages. The
 high stage (upper octaves and the high-pass band) runs in blocks with short
 margins at the full rate; besides its bands, each of its blocks low-passes
 the spectrum with a smooth filter (1 wherever a low-stage window is not 0, 0
@@ -39,34 +39,28 @@ exact arithmetic: the frames, their indices and their values are the same as
 at one rate.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ._stages import (SEAM_FACTOR, Analyzer, Geometry, Stream, Synthesizer, block_length,
-                      margins, plan_split)
-from .errors import ParameterError
-from .fftw import Plans
-from .scales import BandLayout, default_fmin
+from msft_cli.engine.bands import BandLayout, default_fmin
+from msft_cli.engine.blocks import (
+    COVER_GAIN,
+    SEAM_FACTOR,
+    STEP_MARGINS,
+    _ladder,
+    _Stage,
+    block_length,
+    margins,
+)
+from msft_cli.engine.coefficients import Coefficients
+from msft_cli.engine.fftw import Plans
+from msft_cli.engine.kernels import Analyzer, Geometry, Synthesizer
+from msft_cli.engine.multirate import Stream, plan_split
+from msft_cli.errors import ParameterError
 
 MODES = ("zero", "periodic")
 
 #: Cofactors ``c`` of the FFT lengths ``hop * c * 2**k`` used in periodic mode.
 _PERIODIC_COFACTORS = (1, 3, 5, 7)
-
-#: Default zero-mode steps are the shortest step of the ladder (see ``MSFT._block_plan``)
-#: of at least this many short margins of their stage: the margins (seam margins, where
-#: blocks meet) then cost ~1/8 to ~1/4 more FFT work, where longer blocks cost memory,
-#: and first touching memory is a large part of a cold run (a 60 s stereo file: 3.1
-#: M-sample high-stage blocks touched ~410 MB of buffers).
-STEP_MARGINS = 16
-
-#: One block just long enough for a stage's frames (from a finer ladder) replaces the
-#: one or two default ones where its FFT is at most this fraction of theirs: a single
-#: block is more memory to touch, which costs a cold run (the 60 s at 48 bins/octave
-#: gains 25-45% from it; a 30 s stereo file at 12 bins, where one block would save 11%
-#: of the FFT length, ran no faster and peaked 35% higher).
-COVER_GAIN = 0.75
 
 #: Zero mode splits the bands between two sample rates when that is cheaper (private
 #: switch: tests compare against one rate).
@@ -81,28 +75,13 @@ def _coefficient_dtype(dtype):
     return dtype
 
 
-def _ladder(top, granule, parts=(8,)):
-    """Zero-mode steps, longest first: ``top * p / 8`` for each of ``parts``, halved
-    again and again, each rounded up to ``granule``. With the default, many signal
-    lengths share a few steps; with ``(8, 7, 6, 5)`` a step chosen as the shortest
-    above a length is at most a quarter longer than it."""
-    rungs = []
-    for k in range(64):
-        for p in parts:
-            step = -(-top * p // (8 << k) // granule) * granule
-            if rungs and step >= rungs[-1]:
-                return tuple(rungs)
-            rungs.append(step)
-    return tuple(rungs)
-
-
 def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner="measure",
                 progress=None, **options):
     """Measure the FFTW plans of the given signal lengths once, and keep them as wisdom.
 
     For each length, channel count and thread count, :meth:`MSFT.prepare` makes
     the plans with ``planner`` (slow: a minute or more each at 44.1 kHz); their
-    wisdom goes to :func:`msft_cli.fftw.wisdom_path`, where every later run
+    wisdom goes to :func:`msft_cli.engine.fftw.wisdom_path`, where every later run
     finds it (with the same threads and the estimate planner, msft's default,
     or one no more patient than ``planner``). The default thread counts are
     those of one file (all cores) and of a batch's workers (one each at the
@@ -152,18 +131,6 @@ def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner=
     return done
 
 
-@dataclass(frozen=True)
-class _Stage:
-    """Groups processed together in blocks at ``sr / decimation``."""
-
-    groups: tuple     # group indices
-    decimation: int
-    margin: int       # full-rate samples on each side of a block that covers the stage
-    seam: int         # ... and of blocks that meet others; both multiples of granule
-    granule: int      # full-rate samples: block starts and pads are multiples of it
-    feeds: bool       # the high stage of a split: makes or takes the decimated low band
-
-
 class MSFT:
     """Multi-scale constant-Q transform: parameters validated once, forward and inverse.
 
@@ -184,7 +151,7 @@ class MSFT:
     tuning : float
         Frequency of A4 in Hz for the default ``fmin``. Default 440.
     window : {"bump", "hann"}
-        Window shape on the log-frequency axis (see :mod:`msft_cli.scales`).
+        Window shape on the log-frequency axis (see :mod:`msft_cli.engine.bands`).
     mode : {"zero", "periodic"}
         Boundary handling (see the module documentation). Default ``"zero"``.
     block_size : int, optional
@@ -202,7 +169,7 @@ class MSFT:
     threads : int, optional
         FFTW threads. Default: all cores.
     planner : {"estimate", "measure", "patient"}
-        FFTW planner effort; plans and wisdom are reused (see :mod:`msft_cli.fftw`).
+        FFTW planner effort; plans and wisdom are reused (see :mod:`msft_cli.engine.fftw`).
 
     Examples
     --------
@@ -599,7 +566,7 @@ class MSFT:
 
         Nothing is transformed. The first transform then runs at full speed, and
         with ``planner="measure"`` or ``"patient"`` the plans' wisdom is saved to
-        the cache folder (:func:`msft_cli.fftw.wisdom_path`), so that later runs
+        the cache folder (:func:`msft_cli.engine.fftw.wisdom_path`), so that later runs
         (same threads, a planner no more patient than the wisdom's) get those
         plans without planning. In zero mode the high stage uses the same blocks
         for every signal longer than a threshold (24 s at 44.1 kHz and the other
@@ -721,92 +688,3 @@ class MSFT:
         for start, x in self._inverse_views(read_frames, c.n_samples, c.n_channels, ranges):
             out[:, start:start + x.shape[1]] = x
         return out[0] if c.mono else out
-
-
-class Coefficients:
-    """The result of :meth:`MSFT.forward`: octave arrays that carry their parameters.
-
-    Attributes
-    ----------
-    transform : MSFT
-        The transform that made them.
-    n_samples : int
-        Length of the analysed signal.
-    groups : list of ndarray
-        ``(channels, rows, frames)`` arrays, coarse to fine: the low-pass band
-        (real), one complex array per octave, the high-pass band (real).
-    mono : bool
-        The signal was 1-D: properties drop the channel axis.
-    firsts : list of int
-        Global index of each group's first frame. Default: the transform's
-        :meth:`MSFT.frame_range`, whose counts the arrays must then match;
-        when given, any number of frames may be stored (missing ones count as 0).
-    """
-
-    def __init__(self, transform, n_samples, groups, mono=False, firsts=None):
-        if len(groups) != len(transform.groups):
-            raise ParameterError(f"expected {len(transform.groups)} band groups, got "
-                                 f"{len(groups)}")
-        expected = [transform.frame_range(g, n_samples) for g in range(len(groups))]
-        for g, (arr, spec) in enumerate(zip(groups, transform.groups)):
-            count = expected[g][1] if firsts is None else arr.shape[-1]
-            if arr.ndim != 3 or arr.shape[1:] != (spec.n_bins, count) \
-                    or arr.shape[0] != groups[0].shape[0]:
-                raise ParameterError(
-                    f"{spec.name} has shape {arr.shape}: must be (channels, {spec.n_bins}, "
-                    f"{count}) for {n_samples} samples")
-        self.transform = transform
-        self.n_samples = int(n_samples)
-        self.groups = list(groups)
-        self.mono = bool(mono)
-        self.firsts = [f for f, _ in expected] if firsts is None else [int(f) for f in firsts]
-
-    def _view(self, a):
-        return a[0] if self.mono else a
-
-    @property
-    def n_channels(self):
-        return self.groups[0].shape[0]
-
-    @property
-    def dtype(self):
-        """Complex type of the octave arrays."""
-        return self.groups[1].dtype
-
-    @property
-    def octaves(self):
-        """One complex array per octave, coarse to fine: ``([channels,] bins, frames)``."""
-        return [self._view(a) for a in self.groups[1:-1]]
-
-    @property
-    def lowpass(self):
-        """The real low-pass band, ``([channels,] 1, frames)``."""
-        return self._view(self.groups[0])
-
-    @property
-    def highpass(self):
-        """The real high-pass band, ``([channels,] 1, frames)``."""
-        return self._view(self.groups[-1])
-
-    def first_frame(self, group):
-        """Global index of the first stored frame of a group (0 = low-pass)."""
-        return self.firsts[group]
-
-    def frame_times(self, group):
-        """Times in seconds of a group's frames (group 0 = low-pass, 1.. octaves)."""
-        hop = self.transform.groups[group].hop
-        first = self.first_frame(group)
-        return (first + np.arange(self.groups[group].shape[2])) * hop / self.transform.sr
-
-    @property
-    def size(self):
-        """Number of coefficients, all channels and groups."""
-        return sum(a.size for a in self.groups)
-
-    def inverse(self):
-        """The signal back (the transform's :meth:`MSFT.inverse`)."""
-        return self.transform.inverse(self)
-
-    def __repr__(self):
-        return (f"<Coefficients of {self.n_samples} samples x {self.n_channels} channels, "
-                f"{len(self.octaves)} octaves, {self.dtype}, by {self.transform!r}>")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ParameterError
+from msft_cli.errors import ParameterError
 
 
 def _import_pyfftw():

@@ -1,0 +1,19 @@
+"""The HDF5 container (h5py's only importer): its format, the writer, the lazy reader and
+the summary ``msft info`` prints. The layout is documented in docs/FORMAT.md."""
+
+from .format import (
+                     COMPRESSIONS,
+                     DEFAULT_DTYPES,
+                     DTYPES,
+                     FORMAT_NAME,
+                     FORMAT_VERSION,
+                     MAGNITUDE_DTYPES,
+                     STORES,
+)
+from .info import ContainerInfo, info
+from .reader import Container, Crop, load
+from .writer import Writer, save, save_arrays
+
+__all__ = ["Container", "ContainerInfo", "Crop", "Writer", "info", "load", "save", "save_arrays",
+           "COMPRESSIONS", "DEFAULT_DTYPES", "DTYPES", "FORMAT_NAME", "FORMAT_VERSION",
+           "MAGNITUDE_DTYPES", "STORES"]

@@ -1,0 +1,127 @@
+"""The model file of the linear-layer experiment (an HDF5 file with a format of its own)."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from msft_cli._version import __version__
+from msft_cli.errors import ContainerError
+from msft_cli.io.audio import publish
+from msft_cli.io.container.format import _CHUNK_BYTES
+from msft_cli.learn_dft.evaluate import LearnResult
+from msft_cli.learn_dft.targets import make_target
+
+MODEL_FORMAT_NAME = "msft-model"
+MODEL_FORMAT_VERSION = 1
+
+
+def save_model(path, weights, attrs, arrays):
+    """Write a model file of :mod:`msft_cli.learn_dft` atomically (temporary name, then rename).
+
+    Layout (format ``"msft-model"``, version 1, readable with plain h5py):
+    root attributes ``format``, ``format_version``, ``msft_version`` and
+    ``attrs`` (strings and numbers; JSON strings for nested settings); the
+    dataset ``weights`` ``(n_inputs, n_outputs)`` float64, chunked by rows with
+    a Fletcher-32 checksum; one dataset per entry of ``arrays`` (names may hold
+    ``/`` for groups, e.g. ``history/loss``).
+
+    Returns the path.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ContainerError(f"{path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise ContainerError(f"{path}: is a folder")
+    weights = np.asarray(weights, dtype=np.float64)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.close(fd)
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update({"format": MODEL_FORMAT_NAME, "format_version": MODEL_FORMAT_VERSION,
+                            "msft_version": __version__})
+            f.attrs.update(attrs)
+            rows = max(1, min(weights.shape[0], _CHUNK_BYTES * 8 // max(1, weights.shape[1] * 8)))
+            f.create_dataset("weights", data=weights, chunks=(rows, weights.shape[1]),
+                             fletcher32=True)
+            for name, value in arrays.items():
+                f.create_dataset(name, data=np.asarray(value))
+        publish(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise ContainerError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def load_model(path):
+    """Read a model file written by :func:`save_model`.
+
+    Returns a dict: ``attrs`` (root attributes, strings decoded), ``weights``
+    (ndarray), ``arrays`` (every other dataset by its full name without the
+    leading ``/``, e.g. ``history/loss``).
+
+    Raises
+    ------
+    ContainerError
+        Missing, a folder, not HDF5, not an msft model, a newer format version,
+        or unreadable (corrupt) data.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ContainerError(f"{path}: no such file")
+    if path.is_dir():
+        raise ContainerError(f"{path}: is a folder, not a model file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ContainerError(f"{path}: not an HDF5 file (corrupt or another format)") from exc
+    with f:
+        attrs = {k: (v.decode(errors="replace") if isinstance(v, bytes) else v)
+                 for k, v in f.attrs.items()}
+        if attrs.get("format") != MODEL_FORMAT_NAME:
+            raise ContainerError(f"{path}: not an msft model file (format attribute is "
+                                 f"{attrs.get('format')!r}, expected {MODEL_FORMAT_NAME!r})")
+        version = attrs.get("format_version")
+        if not isinstance(version, (int, np.integer)):
+            raise ContainerError(f"{path}: has no integer format_version")
+        if version > MODEL_FORMAT_VERSION:
+            raise ContainerError(f"{path}: model format version {version} is newer than this "
+                                 f"msft reads ({MODEL_FORMAT_VERSION}): upgrade msft")
+        arrays = {}
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and name != "weights":
+                arrays[name] = obj[()]
+        try:
+            if "weights" not in f:
+                raise ContainerError(f"{path}: incomplete model file (no weights dataset)")
+            weights = f["weights"][()]
+            f.visititems(visit)
+        except (OSError, RuntimeError) as exc:
+            raise ContainerError(f"{path}: cannot read (corrupt data: {exc})") from exc
+    return {"attrs": attrs, "weights": weights, "arrays": arrays}
+
+
+def load(path):
+    """A :class:`LearnResult` from a model file written by :meth:`LearnResult.save`.
+
+    Raises
+    ------
+    ContainerError
+        Missing, not HDF5, not an msft model, or a newer format version.
+    """
+    data = load_model(path)
+    a = data["attrs"]
+    params = json.loads(a["target_params"])
+    tgt = make_target(a["target"], **params)
+    history = {k.split("/", 1)[1]: v for k, v in data["arrays"].items()
+               if k.startswith("history/")}
+    return LearnResult(tgt, data["weights"], json.loads(a["settings"]), history,
+                       json.loads(a["evaluation"]), float(a["seconds"]))
