@@ -8,6 +8,7 @@ renamed into place only when complete.
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -21,11 +22,43 @@ from msft_cli.errors import AudioError
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3",
                     ".w64", ".rf64", ".caf", ".au", ".opus")
 
-_TRUNCATED = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+#: What msft supports (docs/limits.md): files outside these bounds are refused on
+#: opening, before anything is allocated for them.
+MIN_SAMPLE_RATE = 1000      # the transform's own lower bound (BandLayout)
+MAX_SAMPLE_RATE = 768000    # the highest rate audio interfaces offer
+MAX_CHANNELS = 64           # 7th-order ambisonics; each channel costs its block buffers
+#: The largest magnitude of a sample (full scale is 1): far below float32's 3.4e38, so
+#: that coefficients (at most a few times the samples' size) fit a complex64 container.
+MAX_SAMPLE = 1e30
+
+# a data chunk shorter than its header says: WAV's ``data``, AIFF's ``SSND``, AU's size
+_TRUNCATED = re.compile(r"^\s*(?:data|SSND|Data Size)\s*:\s*(\d+)\s*\(should be (\d+)\)",
+                        re.MULTILINE)
+# frame counts a header declares (AIFF's COMM chunk, RF64's ds64 chunk)
+_DECLARED_FRAMES = re.compile(r"^\s*Frames\s*:\s*(\d+)\s*$", re.MULTILINE)
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # placeholders written by tools that stream WAV
 
 #: Frames decoded or encoded at a time (interleaved in a small buffer).
 _READ_FRAMES = 1 << 16
+#: The longest file msft reads: 24 hours at the highest rate.
+_MAX_FRAMES = 24 * 3600 * MAX_SAMPLE_RATE
+
+
+def _check_regular(path, name):
+    """Refuse at once what is not a regular file: a FIFO (which would block the reader
+    forever), a device, a socket or a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise AudioError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise AudioError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(mode):
+        raise AudioError(f"{name}: is a folder, not an audio file")
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
+                or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+        raise AudioError(f"{name}: is {kind}, not a regular file")
 
 
 class AudioSource:
@@ -59,11 +92,7 @@ class AudioSource:
                 shutil.copyfileobj(sys.stdin.buffer, fh)
             path = self._tmp
         else:
-            p = Path(path)
-            if not p.exists():
-                raise AudioError(f"{self.name}: no such file")
-            if p.is_dir():
-                raise AudioError(f"{self.name}: is a folder, not an audio file")
+            _check_regular(path, self.name)
         try:
             self._file = sf.SoundFile(str(path))
         except (sf.SoundFileError, RuntimeError, OSError) as exc:
@@ -83,15 +112,50 @@ class AudioSource:
         self.format = self._file.format
 
     def _check(self):
-        info = self._file.extra_info
+        f = self._file
+        # bounds first: nothing below allocates for a channel or a second of audio
+        if not MIN_SAMPLE_RATE <= f.samplerate <= MAX_SAMPLE_RATE:
+            raise AudioError(f"{self.name}: sample rate {f.samplerate} Hz is outside what msft "
+                             f"supports ({MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz)")
+        if not 1 <= f.channels <= MAX_CHANNELS:
+            raise AudioError(f"{self.name}: {f.channels} channels: msft supports 1 to "
+                             f"{MAX_CHANNELS}")
+        try:
+            info = f.extra_info
+        except (sf.SoundFileError, RuntimeError, UnicodeDecodeError):
+            info = ""
         for declared, actual in _TRUNCATED.findall(info):
             declared, actual = int(declared), int(actual)
             if declared > actual and declared not in _STREAMING_SIZES:
                 raise AudioError(
                     f"{self.name}: truncated: the header announces {declared} bytes of "
                     f"audio data, the file holds {actual}")
-        if self._file.frames <= 0:
+        if f.frames <= 0:
             raise AudioError(f"{self.name}: has no samples")
+        for declared in _DECLARED_FRAMES.findall(info):
+            if f.frames < int(declared) and f.format in ("AIFF", "RF64"):
+                raise AudioError(f"{self.name}: truncated: the header announces {declared} "
+                                 f"samples, the file holds {f.frames}")
+        if f.format == "W64":
+            self._check_w64(info)
+        if f.format == "OGG" and ("lacks an end-of-stream" in info
+                                  or "Junk after the last page" in info):
+            raise AudioError(f"{self.name}: truncated: the Ogg stream ends inside a page or "
+                             "without its last one (fewer samples decode than were encoded)")
+        if f.frames > _MAX_FRAMES:
+            raise AudioError(f"{self.name}: declares {f.frames} samples, more than msft "
+                             f"reads ({_MAX_FRAMES}, 24 hours at {MAX_SAMPLE_RATE} Hz)")
+
+    def _check_w64(self, info):
+        """A W64 ``data`` chunk longer than the file (libsndfile says nothing)."""
+        size = re.search(r"^data\s*:\s*(\d+)\s*$", info, re.MULTILINE)
+        align = re.search(r"^\s*Block Align\s*:\s*(\d+)", info, re.MULTILINE)
+        if size and align:
+            declared = int(size.group(1)) - 24  # the chunk's size counts its 24-byte header
+            held = self._file.frames * int(align.group(1))
+            if declared >= held + 8 + int(align.group(1)):  # beyond padding to 8 bytes
+                raise AudioError(f"{self.name}: truncated: the header announces {declared} "
+                                 f"bytes of audio data, the file holds {held}")
 
     @property
     def duration(self):
@@ -124,12 +188,22 @@ class AudioSource:
             if len(data) != k:
                 raise AudioError(f"{self.name}: ends early: read {at + len(data)} of "
                                  f"{self.n_samples} samples")
-            if not np.all(np.isfinite(data)):
-                bad = at + int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
-                raise AudioError(f"{self.name}: holds NaN or Inf samples (first at sample "
-                                 f"{bad}, {bad / self.sr:.3f} s)")
+            peak = float(np.max(np.abs(data)))  # NaN if any is NaN
+            if not peak <= MAX_SAMPLE:
+                self._refuse_samples(data, at)
             out[:, at - start:at - start + k] = data.T
         return out
+
+    def _refuse_samples(self, data, at):
+        """NaN, Inf, or samples too large to store: an AudioError naming the first."""
+        if not np.all(np.isfinite(data)):
+            bad = at + int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
+            raise AudioError(f"{self.name}: holds NaN or Inf samples (first at sample "
+                             f"{bad}, {bad / self.sr:.3f} s)")
+        bad = at + int(np.flatnonzero((np.abs(data) > MAX_SAMPLE).any(axis=1))[0])
+        raise AudioError(f"{self.name}: holds samples too large to store (first at sample "
+                         f"{bad}, {bad / self.sr:.3f} s: magnitude above {MAX_SAMPLE:g}, "
+                         "full scale being 1)")
 
     def _cleanup(self):
         if self._tmp is not None:
