@@ -595,6 +595,34 @@ class MSFT:
                 self._kernel(kind, geo, int(channels))
         return len(self.plans)
 
+    def working_memory(self, n_samples, channels=1):
+        """Bytes of the buffers a streamed transform of ``n_samples`` x ``channels`` allocates.
+
+        The FFTW buffers of each stage's block (input, spectrum, every group's
+        frames, the decimated low band) and the stream between the stages, from
+        the block plan alone: only the block geometries (index maps, shared by
+        every channel) are made, no per-channel buffer. :func:`msft_cli.analyze`
+        compares it with the memory available before reading a file. It grows
+        with the channels and the sample rate, not with the length (periodic mode
+        excepted: one block holds the whole period).
+        """
+        if self.mode == "periodic":
+            geometries = [self._geometry(self.period(n_samples))]
+            stream = 0
+        else:
+            blocks = self._blocks(n_samples)
+            geometries = [geo for _, geo, _ in blocks]
+            stream = 0 if len(blocks) == 1 else \
+                blocks[0][1].size + blocks[-1][0] // self._split.decimation
+        per_channel = 8 * stream
+        for geo in geometries:
+            per_channel += 8 * geo.size + 16 * (geo.size // 2 + 1)
+            for gm in geo.maps:
+                per_channel += 16 * gm.rows * gm.m if not gm.real else 24 * gm.m + 16
+            if geo.low_size is not None:
+                per_channel += 16 * (geo.low_size // 2 + 1) + 8 * geo.low_size
+        return int(channels) * per_channel
+
     def forward(self, y, dtype=None):
         """Coefficients of a signal held in memory.
 
