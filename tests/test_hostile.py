@@ -313,3 +313,17 @@ def test_cache_of_geometries_is_bounded_by_bytes():
         assert len(t._kernels) <= 2 * 2  # an analyzer and a synthesizer per geometry
     assert len(ref._lru) > 2
     assert t.cached_bytes < ref.cached_bytes
+
+
+@pytest.mark.parametrize("checksum", [False, True])
+def test_fifo_in_a_batch_walk_fails_alone_at_once(tmp_path, checksum):
+    from msft_cli.batch import run
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _wav(folder / "good.wav", frames=4000)
+    os.mkfifo(folder / "x.wav")
+    report = run("analyze", [folder], tmp_path / "out", jobs=1, checksum=checksum,
+                 fmin=500.0)
+    assert (report.converted, report.failed) == (1, 1)
+    assert report.failures[0]["reason"] == f"{folder / 'x.wav'}: is a FIFO, not a regular file"
