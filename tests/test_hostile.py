@@ -327,3 +327,17 @@ def test_fifo_in_a_batch_walk_fails_alone_at_once(tmp_path, checksum):
                  fmin=500.0)
     assert (report.converted, report.failed) == (1, 1)
     assert report.failures[0]["reason"] == f"{folder / 'x.wav'}: is a FIFO, not a regular file"
+
+
+def test_damaged_global_heap_is_refused_before_hdf5_loops_on_it(box):
+    # a free-space object of size 0 in the middle of the collection that holds the
+    # variable-length strings: HDF5 2.0 loops forever reading the string attributes
+    raw = bytearray(box.read_bytes())
+    at = raw.find(b"GCOL")
+    assert at >= 0
+    p = at + 16 + 16 + 8  # the second object (the first holds a 1..8 byte string)
+    raw[p:p + 16] = bytes(16)
+    box.write_bytes(bytes(raw))
+    size = int.from_bytes(raw[at + 8:at + 16], "little")
+    _container_refused(box, f"{box}: damaged global heap at byte {at} (free space of 0 bytes "
+                            f"where {size - 40} remain)")

@@ -17,6 +17,7 @@ Files are written under a temporary name in the target folder and renamed when
 complete, so no half-written file ever carries the final name.
 """
 
+import mmap
 import operator
 import os
 import stat
@@ -47,6 +48,9 @@ _REAL_DTYPES = ("float16", "float32", "float64")
 #: channel (msft's files hold about 1.6 values per sample; files cut down to fewer frames
 #: hold fewer, but not 64 times fewer).
 _SAMPLES_PER_VALUE = 64
+#: Files up to this size are searched whole for global heaps; larger ones at their ends.
+_HEAP_SCAN_WHOLE = 64 << 20
+_HEAP_SCAN_ENDS = 4 << 20
 #: Largest attribute msft reads (the ``frequencies`` of 64 bins take 512 bytes).
 _MAX_ATTRIBUTE_BYTES = 1 << 20
 #: Largest chunk msft decompresses (its writer's are 128 KiB; HDF5 allows 4 GiB).
@@ -111,6 +115,7 @@ class Container:
         self.path = Path(path)
         _check_regular(self.path)
         self._size = self.path.stat().st_size
+        _check_global_heaps(self.path, self._size)
         try:
             self._file = h5py.File(self.path, "r")
         except Exception as exc:  # h5py raises OSError, and others on damaged superblocks
@@ -472,6 +477,49 @@ def _check_regular(path):
         raise ContainerError(f"{path}: is a folder, not a container")
     if not stat.S_ISREG(mode):
         raise ContainerError(f"{path}: is not a regular file (a FIFO, device or socket)")
+
+
+def _check_global_heaps(path, size):
+    """Refuse damaged global heap collections (where variable-length strings live) before
+    HDF5 parses them: HDF5 loops forever on a free-space object that is not the last one
+    or has the wrong size. Files up to 64 MiB are searched whole, larger ones in their
+    first and last 4 MiB (where writers put their metadata)."""
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            spans = [(0, size)] if size <= _HEAP_SCAN_WHOLE else \
+                [(0, _HEAP_SCAN_ENDS), (size - _HEAP_SCAN_ENDS, size)]
+            for lo, hi in spans:
+                at = m.find(b"GCOL", lo, hi)
+                while at >= 0:
+                    _check_collection(path, m, at, size)
+                    at = m.find(b"GCOL", at + 4, hi)
+    except (OSError, ValueError) as exc:  # an empty file cannot be mapped
+        if size:
+            raise ContainerError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+
+
+def _check_collection(path, m, at, file_size):
+    """One global heap collection at ``at``, if its header is plausible (version 1,
+    zeroed reserved bytes, at least 4096 bytes, inside the file): its objects must tile it."""
+    header = m[at:at + 16]
+    if len(header) < 16 or header[4:8] != b"\x01\x00\x00\x00":
+        return
+    size = int.from_bytes(header[8:16], "little")
+    if size < 4096 or at + size > file_size:
+        return  # not a collection (or one HDF5 refuses by itself)
+    p, end = at + 16, at + size
+    while p + 16 <= end:
+        index = int.from_bytes(m[p:p + 2], "little")
+        length = int.from_bytes(m[p + 8:p + 16], "little")
+        if index == 0:  # free space: the rest of the collection, exactly
+            if length != end - p:
+                raise ContainerError(f"{path}: damaged global heap at byte {at} (free space "
+                                     f"of {length} bytes where {end - p} remain)")
+            return
+        p += 16 + -(-length // 8) * 8
+    if p > end:
+        raise ContainerError(f"{path}: damaged global heap at byte {at} (an object "
+                             "overruns the collection)")
 
 
 def _read_attrs(obj, path, where):
