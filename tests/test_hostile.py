@@ -341,3 +341,35 @@ def test_damaged_global_heap_is_refused_before_hdf5_loops_on_it(box):
     size = int.from_bytes(raw[at + 8:at + 16], "little")
     _container_refused(box, f"{box}: damaged global heap at byte {at} (free space of 0 bytes "
                             f"where {size - 40} remain)")
+
+
+def _three_seconds(path, fmt, subtype):
+    x = np.random.default_rng(4).standard_normal((3 * 44100, 2)) * 0.3
+    sf.write(str(path), x, 44100, subtype=subtype, format=fmt)
+    return bytearray(path.read_bytes())
+
+
+def test_flac_declaring_one_sample(tmp_path):
+    path = tmp_path / "one.flac"
+    raw = _three_seconds(path, "FLAC", "PCM_16")
+    head = int.from_bytes(raw[18:26], "big")  # STREAMINFO: total_samples, its low 36 bits
+    raw[18:26] = ((head & ~((1 << 36) - 1)) | 1).to_bytes(8, "big")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(AudioError) as err:
+        AudioSource(path)
+    assert str(err.value).startswith(f"{path}: its header declares 1 samples, but the file "
+                                     "holds ")
+    assert str(err.value).endswith(" bytes of audio, more than that many can take (a damaged "
+                                   "length)")
+
+
+def test_mp3_with_a_damaged_xing_frame_count(tmp_path):
+    path = tmp_path / "xing.mp3"
+    raw = _three_seconds(path, "MP3", "MPEG_LAYER_III")
+    at = raw.find(b"Xing")
+    assert at > 0
+    raw[at + 8:at + 12] = (3).to_bytes(4, "big")  # 3 MPEG frames instead of ~116
+    path.write_bytes(bytes(raw))
+    with pytest.raises(AudioError) as err:
+        AudioSource(path)
+    assert "its header declares" in str(err.value) and "(a damaged length)" in str(err.value)

@@ -44,6 +44,37 @@ _READ_FRAMES = 1 << 16
 _MAX_FRAMES = 24 * 3600 * MAX_SAMPLE_RATE
 
 
+#: Bytes of trailing tags and padding allowed beyond what a declared length can take.
+_LENGTH_SLACK = 1 << 14
+
+
+def _flac_audio_start(fh):
+    """Offset of a FLAC file's first audio frame (after its metadata blocks), or None."""
+    if fh.read(4) != b"fLaC":
+        return None
+    at = 4
+    for _ in range(1024):
+        head = fh.read(4)
+        if len(head) < 4:
+            return None
+        at += 4 + int.from_bytes(head[1:4], "big")
+        fh.seek(at)
+        if head[0] & 0x80:  # the last metadata block
+            return at
+    return None
+
+
+def _id3_end(fh):
+    """Offset after an MP3 file's ID3v2 tag (0 without one)."""
+    head = fh.read(10)
+    if len(head) == 10 and head[:3] == b"ID3":
+        size = 0
+        for byte in head[6:10]:
+            size = (size << 7) | (byte & 0x7F)
+        return 10 + size + (10 if head[5] & 0x10 else 0)
+    return 0
+
+
 def _check_regular(path, name):
     """Refuse at once what is not a regular file: a FIFO (which would block the reader
     forever), a device, a socket or a folder."""
@@ -142,9 +173,34 @@ class AudioSource:
                                   or "Junk after the last page" in info):
             raise AudioError(f"{self.name}: truncated: the Ogg stream ends inside a page or "
                              "without its last one (fewer samples decode than were encoded)")
+        if f.format in ("FLAC", "MP3"):
+            self._check_declared_length(f)
         if f.frames > _MAX_FRAMES:
             raise AudioError(f"{self.name}: declares {f.frames} samples, more than msft "
                              f"reads ({_MAX_FRAMES}, 24 hours at {MAX_SAMPLE_RATE} Hz)")
+
+    def _check_declared_length(self, f):
+        """A FLAC ``STREAMINFO`` or an MP3 Xing/Info header that declares fewer samples than
+        the stream holds (decoders stop at the declared count): more audio bytes than that
+        many samples can take, even stored verbatim (FLAC) or at 640 kbit/s (MP3)."""
+        try:
+            with open(f.name, "rb") as fh:
+                start = (_flac_audio_start(fh) if f.format == "FLAC" else _id3_end(fh))
+                size = os.fstat(fh.fileno()).st_size
+        except (OSError, ValueError):
+            return
+        if start is None:
+            return
+        frames = f.frames
+        if f.format == "FLAC":  # 4 bytes a sample verbatim; a frame header per 16 samples
+            most = frames * f.channels * 4 + (frames // 16 + 1) * (32 + 4 * f.channels)
+        else:  # 640 kbit/s, free format's ceiling, and one frame more
+            most = frames / f.samplerate * 80000 + 2 * 2881
+        audio = size - start
+        if audio > most + _LENGTH_SLACK:
+            raise AudioError(f"{self.name}: its header declares {frames} samples, but the "
+                             f"file holds {audio} bytes of audio, more than that many can "
+                             "take (a damaged length)")
 
     def _check_w64(self, info):
         """A W64 ``data`` chunk longer than the file (libsndfile says nothing)."""
