@@ -169,6 +169,8 @@ def run_case(target, data, name, scratch, timeout, memory_mib):
         os.close(rfd)
         try:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            quiet = os.open(os.devnull, os.O_WRONLY)  # decoders' own complaints
+            os.dup2(quiet, 2)
             _child(target, str(path), scratch, memory_mib, wfd)
         finally:
             os._exit(70)
@@ -279,7 +281,11 @@ def main(argv=None):
             if r["outcome"] in ("other", "timeout", "crash") or (
                     r["outcome"] == "MsftError" and not r["one_line"]):
                 bugs.append({"kind": kind, "base": name, "seed": s, "mutation": what, **r})
-    print(f"fuzz: seed {args.seed}, timeout {args.timeout:g} s, RLIMIT_AS {args.memory} MiB, "
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import cpu_model
+
+    print(f"fuzz: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {cpu_model()}, "
+          f"seed {args.seed}, timeout {args.timeout:g} s, RLIMIT_AS {args.memory} MiB, "
           f"{time.time() - began:.0f} s in all")
     print("| target | mutants | ok | MsftError | other exception | timeout | crash | "
           "slowest | peak RSS |")
