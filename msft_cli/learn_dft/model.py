@@ -142,9 +142,10 @@ def load(path):
         tgt = make_target(a["target"], **params)
         settings, evaluation = json.loads(a["settings"]), json.loads(a["evaluation"])
         seconds = float(a["seconds"])
-    except (KeyError, TypeError, ValueError, MsftError) as exc:
-        raise ContainerError(f"{path}: incomplete or corrupt model file "
-                             f"({_first_line(exc)})") from exc
+    except MsftError:
+        raise  # a target's own refusal of its parameters
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ContainerError(f"{path}: corrupt model file ({_first_line(exc)})") from exc
     history = {k.split("/", 1)[1]: v for k, v in data["arrays"].items()
                if k.startswith("history/")}
     return LearnResult(tgt, data["weights"], settings, history, evaluation, seconds)
