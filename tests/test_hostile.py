@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from msft_cli import MSFT, AudioError, ContainerError, analyze, info, load, save
+from msft_cli import MSFT, AudioError, ContainerError, ParameterError, analyze, info, load, save
 from msft_cli import convert
 from msft_cli.io.audio import AudioSource
 from msft_cli.io.container import reader
@@ -373,3 +373,16 @@ def test_mp3_with_a_damaged_xing_frame_count(tmp_path):
     with pytest.raises(AudioError) as err:
         AudioSource(path)
     assert "its header declares" in str(err.value) and "(a damaged length)" in str(err.value)
+
+
+def test_values_too_large_for_float16_magnitudes(tmp_path):
+    path = tmp_path / "loud.wav"
+    x = np.zeros((800, 1))
+    x[100] = 1e6  # a float WAV may hold it; float16 magnitudes cannot
+    sf.write(str(path), x, SR, subtype="FLOAT")
+    with pytest.raises(ParameterError) as err:
+        analyze(path, tmp_path / "loud.h5", store="magnitude", fmin=500.0)
+    assert str(err.value).startswith(f"{tmp_path / 'loud.h5'}: values up to ")
+    assert str(err.value).endswith(" do not fit float16 (largest 65504): store float32")
+    assert not (tmp_path / "loud.h5").exists()
+    analyze(path, tmp_path / "loud.h5", store="magnitude", dtype="float32", fmin=500.0)

@@ -24,6 +24,9 @@ from msft_cli.io.container.format import (
 )
 
 
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
 class Writer:
     """A container being written: datasets sized in advance, filled block by block.
 
@@ -134,6 +137,11 @@ class Writer:
         at = first_frame - int(ds.attrs["first_frame"])
         if self.store == "magnitude" and np.iscomplexobj(frames):
             frames = np.abs(frames) if ds.attrs["kind"] == "octave" else frames.real
+        if ds.dtype == np.float16 and frames.size:  # the one stored type with a small range
+            peak = float(np.max(np.abs(frames)))
+            if not peak <= _FLOAT16_MAX:
+                raise ParameterError(f"{self.path}: values up to {peak:.3g} do not fit float16 "
+                                     f"(largest {_FLOAT16_MAX:g}): store float32")
         ds[:, :, at:at + frames.shape[2]] = frames
 
     def _discard(self):
