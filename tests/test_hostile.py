@@ -386,3 +386,17 @@ def test_values_too_large_for_float16_magnitudes(tmp_path):
     assert str(err.value).endswith(" do not fit float16 (largest 65504): store float32")
     assert not (tmp_path / "loud.h5").exists()
     analyze(path, tmp_path / "loud.h5", store="magnitude", dtype="float32", fmin=500.0)
+
+
+def test_string_attribute_damaged_into_a_sequence_is_refused_before_hdf5_reads_it(box):
+    # one byte of the 'mode' attribute's type (variable-length string -> sequence): HDF5
+    # 2.0 dies of a segmentation fault reading it (found by bench/fuzz.py)
+    raw = bytearray(box.read_bytes())
+    at = raw.find(b"mode\0")
+    assert at > 0
+    t = raw.find(b"\x19\x01\x01\x00\x10\x00\x00\x00", at)  # class 9 (vlen), a string
+    assert 0 < t - at < 16
+    raw[t + 1] = 0xFF
+    box.write_bytes(bytes(raw))
+    _container_refused(box, f"{box}: root attribute 'mode' has a type msft does not read "
+                            "(HDF5 type class 9)")

@@ -51,6 +51,10 @@ _SAMPLES_PER_VALUE = 64
 #: Files up to this size are searched whole for global heaps; larger ones at their ends.
 _HEAP_SCAN_WHOLE = 64 << 20
 _HEAP_SCAN_ENDS = 4 << 20
+#: Types of attribute msft reads: integers, floats, strings and enums (h5py's booleans).
+#: A damaged variable-length string turns into a variable-length sequence, which HDF5
+#: 2.0 crashes on reading (a segmentation fault).
+_ATTRIBUTE_CLASSES = (h5py.h5t.INTEGER, h5py.h5t.FLOAT, h5py.h5t.STRING, h5py.h5t.ENUM)
 #: Largest attribute msft reads (the ``frequencies`` of 64 bins take 512 bytes).
 _MAX_ATTRIBUTE_BYTES = 1 << 20
 #: Largest chunk msft decompresses (its writer's are 128 KiB; HDF5 allows 4 GiB).
@@ -533,6 +537,10 @@ def _read_attrs(obj, path, where):
     for name in names:
         try:
             aid = h5py.h5a.open(obj.id, name.encode("utf-8", "surrogateescape"))
+            kind = aid.get_type().get_class()
+            if kind not in _ATTRIBUTE_CLASSES:  # HDF5 crashes reading some damaged ones
+                raise ContainerError(f"{path}: {where} attribute {name!r} has a type msft does "
+                                     f"not read (HDF5 type class {kind})")
             count = int(np.prod(aid.shape, dtype=np.float64)) if aid.shape else 1
             if count * max(aid.dtype.itemsize, 1) > _MAX_ATTRIBUTE_BYTES:
                 raise ContainerError(f"{path}: {where} attribute {name!r} has shape "
