@@ -537,6 +537,11 @@ def test_a_folder_without_containers(tmp_path):
         CropDataset(tmp_path)
     with pytest.raises(ContainerError, match=re.escape(f"{tmp_path / 'x.h5'}: no such file")):
         CropDataset([tmp_path / "x.h5"])
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "fake.h5").write_bytes(b"not hdf5")  # skipped, as batch does
+    with pytest.raises(ContainerError, match=re.escape(
+            f"{tmp_path}: no containers (*.h5) in this folder")):
+        CropDataset(tmp_path)
     (tmp_path / "fake.h5").write_bytes(b"not hdf5")
     with pytest.raises(ContainerError, match=re.escape(f"{tmp_path / 'fake.h5'}: not an HDF5")):
         CropDataset(tmp_path)

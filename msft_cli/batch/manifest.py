@@ -4,16 +4,14 @@ import hashlib
 import inspect
 import json
 import os
-import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from msft_cli import convert
+from msft_cli._files import temporary_name, write_text
 from msft_cli.engine.transform import MSFT
-from msft_cli.errors import MsftError, ParameterError
+from msft_cli.errors import ContainerError, MsftError, ParameterError
 from msft_cli.io import container
-from msft_cli.io.audio import publish
 
 #: Options that change how fast an output is made, not what it holds: changing
 #: them does not make an output out of date (block sizes agree to float32 rounding).
@@ -44,7 +42,6 @@ MANIFEST_GLOBS = ("manifest.jsonl", "manifest-*-of-*.jsonl")
 
 #: Default name of :func:`merge_manifests`'s output.
 MERGED_MANIFEST = "manifest-merged.jsonl"
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.part$")
 _TRANSFORM_PARAMS = tuple(k for k in inspect.signature(MSFT.__init__).parameters
                           if k not in ("self", "sr"))
 
@@ -267,25 +264,9 @@ def merge_manifests(paths, output=None, history=False):
     for rec in latest.values():
         statuses[rec["status"]] = statuses.get(rec["status"], 0) + 1
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen)
-    _write_text(output, text)
+    write_text(output, text, ContainerError)
     return MergeReport(output, len(files), len(records), len(latest), statuses, damaged,
                        len(chosen))
-
-
-def _write_text(path, text):
-    path = Path(path)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        publish(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise MsftError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def temporary_files(output, older_than=None):
@@ -301,8 +282,7 @@ def temporary_files(output, older_than=None):
     except OSError:
         return found
     for entry in entries:
-        m = _TEMP_NAME.match(entry.name)
-        if m and m.group("name") == output.name:
+        if temporary_name(entry.name) == output.name:
             try:
                 if older_than is None or entry.stat().st_mtime < older_than:
                     found.append(Path(entry.path))
@@ -329,8 +309,7 @@ def remove_leftovers(tasks, older_than):
         except OSError:
             continue
         for entry in entries:
-            m = _TEMP_NAME.match(entry.name)
-            if not m or m.group("name") not in names:
+            if temporary_name(entry.name) not in names:
                 continue
             try:
                 if entry.stat().st_mtime < older_than:

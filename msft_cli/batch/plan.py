@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from msft_cli._files import walk
 from msft_cli.errors import ParameterError
 from msft_cli.io.audio import AUDIO_EXTENSIONS
 
@@ -110,25 +111,17 @@ def _picked(rel, name, globs, extensions):
 def _walk(folder, globs, extensions):
     """``(path, relative path with /, size)`` of the files picked under ``folder``.
 
-    Hidden files and folders (names starting with ``.``, e.g. temporary
-    files) are passed over; symbolic links to folders are not followed.
+    The files are :func:`msft_cli._files.walk`'s: at any depth, hidden files
+    and folders passed over, links to folders not followed.
     """
     found = []
-
-    def onerror(exc):
-        raise ParameterError(f"{exc.filename}: cannot list ({exc.strerror})") from exc
-    for top, dirs, files in os.walk(folder, onerror=onerror):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            path = Path(top) / name
-            rel = path.relative_to(folder).as_posix()
-            if _picked(rel, name, globs, extensions):
-                try:
-                    found.append((path, rel, path.stat().st_size))
-                except OSError:  # vanished, or a dangling link: reported when converted
-                    found.append((path, rel, 0))
+    for path in walk(folder):
+        rel = path.relative_to(folder).as_posix()
+        if _picked(rel, path.name, globs, extensions):
+            try:
+                found.append((path, rel, path.stat().st_size))
+            except OSError:  # vanished, or a dangling link: reported when converted
+                found.append((path, rel, 0))
     return found
 
 

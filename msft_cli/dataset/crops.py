@@ -2,10 +2,11 @@
 
 import os
 from collections import OrderedDict
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
+from msft_cli._files import walk
 from msft_cli.dataset.encoding import _encoding
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
@@ -29,7 +30,13 @@ def _show(value):
 
 
 def _container_paths(source, pattern):
-    """Container paths from a folder, a file, or a list of them, in a stable order."""
+    """Container paths from a folder, a file, or a list of them, in a stable order.
+
+    A folder gives the files under it whose path relative to it matches
+    ``pattern`` (from the right, as :meth:`pathlib.PurePath.match`), found by
+    :func:`msft_cli._files.walk`: at any depth, hidden files and folders
+    skipped, a folder's files before its subfolders.
+    """
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     if not items:
         raise ParameterError("source is an empty list: give a folder or container paths")
@@ -39,7 +46,7 @@ def _container_paths(source, pattern):
             raise TypeError(f"source entries must be paths, not {type(item).__name__}")
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in p.rglob(pattern) if q.is_file())
+            found = [q for q in walk(p) if PurePath(q.relative_to(p)).match(pattern)]
             if not found:
                 raise ContainerError(f"{p}: no containers ({pattern}) in this folder")
             paths.extend(found)
@@ -60,7 +67,8 @@ class CropDataset:
     Parameters
     ----------
     source : path or list of paths
-        A folder (searched recursively for ``pattern``), a container, or a list of both.
+        A folder (searched recursively for ``pattern``, hidden files and folders
+        skipped), a container, or a list of both.
     seconds : float, optional
         Crop length in seconds, rounded to the nearest whole number of
         lowest-octave frames (:attr:`crop_seconds` is the exact length).

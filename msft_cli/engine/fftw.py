@@ -11,12 +11,12 @@ import base64
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from msft_cli.errors import ParameterError
+from msft_cli._files import write_text
+from msft_cli.errors import MsftError, ParameterError
 
 
 def _import_pyfftw():
@@ -85,11 +85,8 @@ def save_wisdom():
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps([base64.b64encode(w).decode() for w in pyfftw.export_wisdom()])
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".wisdom-")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError:
+        write_text(path, text)
+    except (OSError, MsftError):
         pass
 
 

@@ -1,7 +1,6 @@
 """A picture of a container, an audio file or a model: inputs to raster to figure."""
 
 import inspect
-import os
 import sys
 import tempfile
 import time
@@ -9,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from msft_cli._files import AtomicWrite
 from msft_cli.convert import Report, analyze
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
-from msft_cli.errors import MsftError, ParameterError
+from msft_cli.errors import ContainerError, MsftError, ParameterError
 from msft_cli.io.audio import info as audio_info
-from msft_cli.io.audio import publish
 from msft_cli.io.container.reader import Container, load
 from msft_cli.render.figure import Y_AXES, _colormap, _draw_picture, _draw_raw, _Layout
 from msft_cli.render.inputs import _image_format, input_kind
@@ -39,25 +38,8 @@ _TRANSFORM_PARAMS = tuple(k for k in inspect.signature(MSFT.__init__).parameters
 
 def _write_atomically(path, write):
     """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it to ``path``."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise MsftError(f"{path}: the folder {path.parent} does not exist")
-    if path.is_dir():
-        raise MsftError(f"{path}: is a folder")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.close(fd)
-    except OSError as exc:
-        raise MsftError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    try:
-        write(tmp)
-        publish(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise MsftError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicWrite(path, ContainerError) as out:
+        write(out.tmp)
 
 
 def _prepare(top_db, max_db, cmap, y_axis, raw, width, height, dpi, params):
