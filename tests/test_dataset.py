@@ -606,7 +606,8 @@ def test_a_crop_longer_than_a_file(folder, signals):
     ({"seconds": -1.0}, ParameterError, "seconds=-1.0 must be a positive duration"),
     ({"frames": 0}, ParameterError, "frames=0 must be a positive integer (frames of the "
                                     "lowest octave)"),
-    ({"frames": 2.5}, ParameterError, "frames=2.5 must be a positive integer"),
+    ({"frames": 2.5}, TypeError, "frames must be an int, not float"),
+    ({"seconds": "2"}, TypeError, "seconds must be a number, not str"),
     ({"seconds": 1.0, "frames": 4}, ParameterError, "give seconds or frames, not both"),
     ({"order": "shuffled"}, ParameterError,
      "order='shuffled' is unknown: must be one of random, sequential"),

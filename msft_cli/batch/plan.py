@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from msft_cli._checks import choice, unknown
 from msft_cli._files import walk
 from msft_cli.errors import ParameterError
 from msft_cli.io.audio import AUDIO_EXTENSIONS
@@ -126,9 +127,7 @@ def _walk(folder, globs, extensions):
 
 
 def _check_inputs(command, inputs):
-    if command not in COMMANDS:
-        raise ParameterError(f"command={command!r} is unknown: must be one of "
-                             f"{', '.join(COMMANDS)}")
+    choice("command", command, COMMANDS)
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     if not inputs:
         raise ParameterError("no input given")
@@ -204,8 +203,7 @@ def plan(command, inputs, output=None, glob=None, shard=None, format=None):
     """
     inputs = _check_inputs(command, inputs)
     if format is not None and (command != "render" or format not in _IMAGE_FORMATS):
-        raise ParameterError(f"format={format!r} is unknown: must be one of "
-                             f"{', '.join(_IMAGE_FORMATS)} (for render)")
+        raise unknown("format", format, _IMAGE_FORMATS, more=" (for render)")
     parse_shard(shard)
     globs = [glob] if isinstance(glob, str) else list(glob or ())
     extensions = _INPUTS[command]

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from msft_cli._checks import choice, integer
 from msft_cli._files import write_text
-from msft_cli.errors import MsftError, ParameterError
+from msft_cli.errors import MsftError
 
 
 def _import_pyfftw():
@@ -103,13 +104,8 @@ class Plans:
 
     def __init__(self, threads=None, planner="estimate"):
         threads = (os.cpu_count() or 1) if threads is None else threads
-        if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool):
-            raise TypeError(f"threads must be an int, not {type(threads).__name__}")
-        if threads < 1:
-            raise ParameterError(f"threads={threads} must be at least 1")
-        if planner not in PLANNERS:
-            raise ParameterError(
-                f"planner={planner!r} is unknown: must be one of {', '.join(PLANNERS)}")
+        threads = integer("threads", threads, minimum=1)
+        choice("planner", planner, PLANNERS)
         self.threads = int(threads)
         self.planner = planner
         self._plans = {}

@@ -41,6 +41,7 @@ at one rate.
 
 import numpy as np
 
+from msft_cli._checks import choice, integer
 from msft_cli.engine.bands import BandLayout, default_fmin
 from msft_cli.engine.blocks import (
     COVER_GAIN,
@@ -111,8 +112,7 @@ def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner=
         if not 0 < s < np.inf:
             raise ParameterError(f"seconds={s:g} must be positive and finite")
     for c in channels:
-        if not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 1:
-            raise ParameterError(f"channels={c!r} must be a whole number of at least 1")
+        integer("channels", c, minimum=1, rule="a whole number of at least 1")
     counts = []
     for t in threads:
         t = Plans(t).threads  # validated; None becomes the number of cores
@@ -188,8 +188,7 @@ class MSFT:
         tuning = float(tuning)
         if not np.isfinite(tuning) or tuning <= 0:
             raise ParameterError(f"tuning={tuning:g} must be a positive frequency in Hz")
-        if mode not in MODES:
-            raise ParameterError(f"mode={mode!r} is unknown: must be one of {', '.join(MODES)}")
+        choice("mode", mode, MODES)
         if fmin is None:
             if isinstance(bins_per_octave, (int, np.integer)) and bins_per_octave >= 1:
                 fmin = default_fmin(bins_per_octave, tuning)
@@ -219,10 +218,7 @@ class MSFT:
         if block_size is None:
             n = 1 << int(np.ceil(np.log2(4 * self.margin)))
             block_size = n - 2 * self.margin
-        if not isinstance(block_size, (int, np.integer)) or isinstance(block_size, bool):
-            raise TypeError(f"block_size must be an int, not {type(block_size).__name__}")
-        if block_size < 1:
-            raise ParameterError(f"block_size={block_size} must be at least 1 sample")
+        integer("block_size", block_size, minimum=1, unit="sample")
         self.block_size = int(-(-block_size // hop_max) * hop_max)
         all_groups = tuple(range(len(self.groups)))
         split = (plan_split(self.layout, self.groups, self.margin, hop_max)
@@ -582,10 +578,7 @@ class MSFT:
             FFTW plans this transform holds now (made by this call or before).
         """
         for name, value in (("n_samples", n_samples), ("channels", channels)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-            if value < 1:
-                raise ParameterError(f"{name}={value} must be at least 1")
+            integer(name, value, minimum=1)
         if self.mode == "periodic":
             geometries = [self._geometry(self.period(n_samples))]
         else:

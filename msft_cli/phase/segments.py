@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from msft_cli._checks import choice
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ParameterError
@@ -76,8 +77,7 @@ def resynthesize(container, iterations=DEFAULT_ITERATIONS, init="pghi", progress
         overlap to the middle of the next).
     """
     iterations = _check_iterations(iterations)
-    if init not in INITS:
-        raise ParameterError(f"init={init!r} is unknown: must be one of {', '.join(INITS)}")
+    choice("init", init, INITS)
     if not float(overlap) > 0 or not float(segment) >= float(overlap):
         raise ParameterError(f"segment={segment:g} s and overlap={overlap:g} s: the overlap "
                              "must be positive and the segment at least as long")

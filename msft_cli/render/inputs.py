@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+from msft_cli._checks import choice
 from msft_cli._files import walk
 from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io.audio import AUDIO_EXTENSIONS
@@ -107,9 +108,8 @@ def targets(inputs, output=None, format=None):
         An unknown format or extension, a folder holding nothing to render,
         or two inputs that would write the same image.
     """
-    if format is not None and format not in FORMATS:
-        raise ParameterError(f"format={format!r} is unknown: must be one of "
-                             f"{', '.join(FORMATS)}")
+    if format is not None:
+        choice("format", format, FORMATS)
     ext = format or "png"
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     if not inputs:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from msft_cli._checks import choice
 from msft_cli._files import AtomicWrite
 from msft_cli.convert import Report, analyze
 from msft_cli.engine.coefficients import Coefficients
@@ -47,8 +48,7 @@ def _prepare(top_db, max_db, cmap, y_axis, raw, width, height, dpi, params):
     unknown = sorted(set(params) - set(_TRANSFORM_PARAMS))
     if unknown:
         raise TypeError(f"render() got an unexpected keyword argument {unknown[0]!r}")
-    if y_axis not in Y_AXES:
-        raise ParameterError(f"y_axis={y_axis!r} is unknown: must be one of {', '.join(Y_AXES)}")
+    choice("y_axis", y_axis, Y_AXES)
     top_db = float(top_db)
     if not (np.isfinite(top_db) and top_db > 0):
         raise ParameterError(f"top_db={top_db:g} must be a positive number of dB")

@@ -5,6 +5,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from msft_cli._checks import choice, positive
 from msft_cli._files import AtomicWrite
 from msft_cli._version import __version__
 from msft_cli.engine.coefficients import Coefficients
@@ -56,12 +57,9 @@ class Writer:
         dtype = _check_storage(store, dtype)
         self.store = store
         self.dtype = np.dtype(dtype)  # of the octaves' datasets
-        if compression not in COMPRESSIONS:
-            raise ParameterError(f"compression={compression!r} is unknown: must be one of "
-                                 f"{', '.join(COMPRESSIONS)}")
+        choice("compression", compression, COMPRESSIONS)
         for name, value in (("n_samples", n_samples), ("n_channels", n_channels)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ParameterError(f"{name}={value!r} must be a positive integer")
+            positive(name, value)
         self.path = Path(path)
         self.transform = transform
         self._out = AtomicWrite(self.path, ContainerError)
@@ -231,9 +229,7 @@ def save_arrays(path, transform, n_samples, octaves, lowpass=None, highpass=None
     elif not isinstance(transform, MSFT):
         raise TypeError("transform must be an MSFT or its to_params() dict, not "
                         f"{type(transform).__name__}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
-            or n_samples < 1:
-        raise ParameterError(f"n_samples={n_samples!r} must be a positive integer")
+    positive("n_samples", n_samples)
     J, B = transform.n_octaves, transform.bins_per_octave
     octaves = [np.asarray(o) for o in octaves]
     if len(octaves) != J:
