@@ -20,6 +20,7 @@ from matplotlib.image import imread
 
 from msft_cli import MSFT, MsftError, ParameterError, analyze, load, save
 from msft_cli.cli import main
+from msft_cli.errors import AudioError, ContainerError
 from msft_cli.io.audio import AudioWriter
 from msft_cli.render import FLOOR_DB, Raster, input_kind, raster, render, targets
 
@@ -344,6 +345,17 @@ def test_bad_inputs_give_one_line_and_no_image(tmp_path, make, message):
     text = str(err.value)
     assert text.startswith(message.format(p=p)) and "\n" not in text
     assert files_in(tmp_path) == before and files_in(out) == []
+
+
+def test_io_failures_raise_the_error_of_their_kind(tmp_path, stereo_box):
+    with pytest.raises(AudioError, match="no such file"):
+        render(tmp_path / "missing.wav", tmp_path / "x.png")
+    with pytest.raises(ContainerError, match="no such file"):
+        render(tmp_path / "missing.h5", tmp_path / "x.png")
+    with pytest.raises(ParameterError, match="is a folder: render the files inside it"):
+        render(tmp_path, tmp_path / "x.png")
+    with pytest.raises(ContainerError, match="the folder .* does not exist"):
+        render(stereo_box, tmp_path / "no" / "x.png")
 
 
 def test_coefficients_and_an_open_container(tmp_path, sine_coefs, stereo_box):

@@ -10,7 +10,7 @@ from pathlib import Path
 from msft_cli import convert
 from msft_cli._files import temporary_name, write_text
 from msft_cli.engine.transform import MSFT
-from msft_cli.errors import ContainerError, MsftError, ParameterError
+from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io import container
 
 #: Options that change how fast an output is made, not what it holds: changing
@@ -124,7 +124,7 @@ def read_manifest(path):
                 else:
                     damaged += 1
     except OSError as exc:
-        raise MsftError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        raise ContainerError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     return records, damaged
 
 
@@ -167,16 +167,16 @@ class _Manifest:
                     if fh.read(1) != b"\n":
                         os.write(self._fd, b"\n")
         except OSError as exc:
-            raise MsftError(f"{self.path}: cannot write the manifest "
-                            f"({exc.strerror or exc})") from exc
+            raise ContainerError(f"{self.path}: cannot write the manifest "
+                                 f"({exc.strerror or exc})") from exc
 
     def write(self, record):
         data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             os.write(self._fd, data)
         except OSError as exc:
-            raise MsftError(f"{self.path}: cannot write the manifest "
-                            f"({exc.strerror or exc})") from exc
+            raise ContainerError(f"{self.path}: cannot write the manifest "
+                                 f"({exc.strerror or exc})") from exc
 
     def close(self):
         if self._fd is not None:
@@ -229,7 +229,7 @@ def merge_manifests(paths, output=None, history=False):
 
     Raises
     ------
-    MsftError
+    ContainerError
         No manifest found, or a file that cannot be read or written.
     """
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
@@ -240,12 +240,12 @@ def merge_manifests(paths, output=None, history=False):
         if p.is_dir():
             found = _manifest_files(p)
             if not found:
-                raise MsftError(f"{p}: holds no manifest ({' or '.join(MANIFEST_GLOBS)})")
+                raise ContainerError(f"{p}: holds no manifest ({' or '.join(MANIFEST_GLOBS)})")
             files.extend(found)
         elif p.exists():
             files.append(p)
         else:
-            raise MsftError(f"{p}: no such file or folder")
+            raise ContainerError(f"{p}: no such file or folder")
     first = Path(paths[0])
     output = Path(output) if output is not None else \
         (first if first.is_dir() else first.parent) / MERGED_MANIFEST

@@ -13,11 +13,11 @@ from msft_cli._files import AtomicWrite
 from msft_cli.convert import Report, analyze
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
-from msft_cli.errors import ContainerError, MsftError, ParameterError
+from msft_cli.errors import AudioError, ContainerError, ParameterError
 from msft_cli.io.audio import info as audio_info
 from msft_cli.io.container.reader import Container, load
 from msft_cli.render.figure import Y_AXES, _colormap, _draw_picture, _draw_raw, _Layout
-from msft_cli.render.inputs import _image_format, input_kind
+from msft_cli.render.inputs import CONTAINER_EXTENSIONS, _image_format, input_kind
 from msft_cli.render.raster import (
     FLOOR_DB,
     _analysis_fmin,
@@ -92,8 +92,9 @@ def _audio_raster(path, columns, rows, start, end, channel, fmin, fmax, params, 
 
 def _no_such_input(path, *args):
     if Path(path).is_dir():
-        raise MsftError(f"{path}: is a folder: render the files inside it with targets()")
-    raise MsftError(f"{path}: no such file")
+        raise ParameterError(f"{path}: is a folder: render the files inside it with targets()")
+    missing = ContainerError if Path(path).suffix.lower() in CONTAINER_EXTENSIONS else AudioError
+    raise missing(f"{path}: no such file")
 
 
 #: What :func:`render` does with each kind of input (see :func:`input_kind`): a
