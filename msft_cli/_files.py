@@ -35,8 +35,8 @@ class AtomicWrite:
     """A file written under a temporary name and renamed to ``path`` when complete.
 
     Use as a context manager (``with AtomicWrite(path) as out: write(out.tmp)``)
-    or, for writers that span several calls, call :meth:`commit` or
-    :meth:`discard` yourself. On success the file gets the permissions a plain
+    or, for writers that span several calls, end it with :meth:`finish`
+    (or :meth:`commit` / :meth:`discard`). On success the file gets the permissions a plain
     ``open()`` would give it (``0o666`` less the umask, not ``mkstemp``'s
     ``0o600``), is flushed to disk (``fsync``) and renamed over ``path``; on an
     exception inside the block the temporary file is removed and ``path`` is
@@ -101,6 +101,19 @@ class AtomicWrite:
         except OSError as exc:
             raise self.failed(exc) from exc
         self.tmp = None
+
+    def finish(self, handle, failed):
+        """Close ``handle`` (the writer's open file), then :meth:`commit`, or :meth:`discard`
+        if ``failed`` or the close fails: the end of a writer that spans several calls."""
+        try:
+            handle.close()
+        except BaseException:
+            self.discard()
+            raise
+        if failed:
+            self.discard()
+        else:
+            self.commit()
 
     def discard(self):
         """Remove the temporary file (nothing happens once committed or discarded)."""
@@ -177,3 +190,35 @@ def walk(folder):
         for name in sorted(files):
             if not hidden(name):
                 yield top / name
+
+
+def expand(items, find, nothing, error=MsftError):
+    """The files that files and folders stand for, in order: a file itself, a folder ``find(it)``.
+
+    Parameters
+    ----------
+    items : iterable of str or Path
+    find : callable
+        ``find(folder)``: the files a folder stands for (e.g. from :func:`walk`).
+    nothing : str
+        The message when a folder gives none, with ``{folder}`` for its path.
+    error : type
+        The :class:`~msft_cli.errors.MsftError` subclass raised.
+
+    Raises
+    ------
+    error
+        A folder that gives nothing, or ``"<path>: no such file or folder"``.
+    """
+    files = []
+    for item in map(Path, items):
+        if item.is_dir():
+            found = list(find(item))
+            if not found:
+                raise error(nothing.replace("{folder}", str(item)))
+            files.extend(found)
+        elif item.exists():
+            files.append(item)
+        else:
+            raise error(f"{item}: no such file or folder")
+    return files

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from msft_cli import convert
-from msft_cli._files import temporary_name, write_text
+from msft_cli._files import expand, temporary_name, write_text
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io import container
@@ -235,17 +235,9 @@ def merge_manifests(paths, output=None, history=False):
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not paths:
         raise ParameterError("no manifest or folder given")
-    files = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = _manifest_files(p)
-            if not found:
-                raise ContainerError(f"{p}: holds no manifest ({' or '.join(MANIFEST_GLOBS)})")
-            files.extend(found)
-        elif p.exists():
-            files.append(p)
-        else:
-            raise ContainerError(f"{p}: no such file or folder")
+    files = expand(paths, _manifest_files,
+                   "{folder}: holds no manifest (" + " or ".join(MANIFEST_GLOBS) + ")",
+                   ContainerError)
     first = Path(paths[0])
     output = Path(output) if output is not None else \
         (first if first.is_dir() else first.parent) / MERGED_MANIFEST

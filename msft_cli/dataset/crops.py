@@ -2,12 +2,12 @@
 
 import os
 from collections import OrderedDict
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 import numpy as np
 
 from msft_cli._checks import choice, integer, non_negative, positive, real
-from msft_cli._files import walk
+from msft_cli._files import expand, walk
 from msft_cli.dataset.encoding import _encoding
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
@@ -41,21 +41,14 @@ def _container_paths(source, pattern):
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     if not items:
         raise ParameterError("source is an empty list: give a folder or container paths")
-    paths = []
     for item in items:
         if not isinstance(item, (str, os.PathLike)):
             raise TypeError(f"source entries must be paths, not {type(item).__name__}")
-        p = Path(item)
-        if p.is_dir():
-            found = [q for q in walk(p) if PurePath(q.relative_to(p)).match(pattern)]
-            if not found:
-                raise ContainerError(f"{p}: no containers ({pattern}) in this folder")
-            paths.extend(found)
-        elif p.exists():
-            paths.append(p)
-        else:
-            raise ContainerError(f"{p}: no such file or folder")
-    return paths
+
+    def matching(folder):
+        return [q for q in walk(folder) if PurePath(q.relative_to(folder)).match(pattern)]
+    return expand(items, matching, "{folder}: no containers (" + pattern + ") in this folder",
+                  ContainerError)
 
 
 class CropDataset:

@@ -228,12 +228,4 @@ class AudioWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        try:
-            self._file.close()
-        except BaseException:
-            self._out.discard()
-            raise
-        if exc_type is None:
-            self._out.commit()
-        else:
-            self._out.discard()
+        self._out.finish(self._file, failed=exc_type is not None)

@@ -128,15 +128,7 @@ class Writer:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        try:
-            self._file.close()
-        except BaseException:
-            self._out.discard()
-            raise
-        if exc_type is None:
-            self._out.commit()
-        else:
-            self._out.discard()
+        self._out.finish(self._file, failed=exc_type is not None)
 
 
 def save(coefficients, path, dtype=None, compression="none", source=None, store=None):
