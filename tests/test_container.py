@@ -1066,3 +1066,20 @@ def test_a_failure_while_laying_out_leaves_nothing(error, small, noise_coefficie
     assert len(made) == 3
     assert path.read_bytes() == before
     assert _leftovers(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["x.h5"]
+
+
+def test_root_format_tells_msft_files_apart(tmp_path):
+    """root_format reads the root ``format`` attribute: msft containers, model files, foreign
+    HDF5 files (with and without one) and files that are not HDF5 at all."""
+    from msft_cli.io.container import root_format
+    box = tmp_path / "box.h5"
+    save(MSFT(8000, fmin=100.0).forward(np.zeros(800)), box)
+    assert root_format(box) == "msft"
+    for name, attrs in (("model.h5", {"format": "msft-model"}), ("other.h5", {"format": "x"}),
+                        ("bare.h5", {})):
+        with h5py.File(tmp_path / name, "w") as f:
+            f.attrs.update(attrs)
+        assert root_format(tmp_path / name) == attrs.get("format", "")
+    (tmp_path / "text.h5").write_text("not hdf5")
+    assert root_format(tmp_path / "text.h5") is None
+    assert root_format(tmp_path / "missing.h5") is None

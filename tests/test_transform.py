@@ -295,7 +295,7 @@ def test_low_stage_takes_a_song_in_one_block(seconds):
     (step, margin), (high_step, high_margin) = t._block_plan(n)
     low, high = t._stages
     ranges = [t.frame_range(g, n) for g in range(len(t.groups))]
-    lo, hi = t._spans(ranges, n)[0]
+    lo, hi = t.blocks.spans(ranges, n)[0]
     coarse, fine = t._ladders[0]
     assert margin == low.margin and step in fine and hi - lo <= step < 1.25 * (hi - lo)
     assert step > t.block_size  # beyond the one-rate default: the old plan had seams
@@ -782,3 +782,34 @@ def test_block_size_rounded_to_coarsest_hop():
     assert default.block_size >= 2 * default.margin
     assert default.margin % hop_max == 0
     assert default.margin >= max(g.extent for g in default.groups)
+
+
+def test_the_parameter_registry_is_the_constructors():
+    """PARAMS, OPTIONS and KEYWORDS name every keyword of MSFT, and to_params gives PARAMS."""
+    import inspect
+
+    from msft_cli.engine.transform import KEYWORDS, OPTIONS, PARAMS
+    keywords = tuple(inspect.signature(MSFT.__init__).parameters)[2:]  # self, sr
+    assert KEYWORDS == keywords
+    assert set(PARAMS) | set(OPTIONS) | {"fmax"} == {"sr", *keywords}
+    t = MSFT(SR, fmin=FMIN, bins_per_octave=6, mode="periodic", threads=1)
+    assert tuple(t.to_params()) == PARAMS
+    assert MSFT.from_params({**t.to_params(), "n_samples": 5}, threads=2) == t
+
+
+def test_transforms_are_equal_by_their_parameters_and_read_only():
+    a = MSFT(SR, fmin=FMIN, threads=1)
+    b = MSFT(SR, fmin=FMIN, threads=2, planner="measure", block_size=4096)
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != MSFT(SR, fmin=FMIN, mode="periodic") and a != "MSFT"
+    for name in ("sr", "fmin", "tuning", "mode", "window", "block_size", "n_octaves"):
+        with pytest.raises(AttributeError):
+            setattr(a, name, getattr(a, name))
+
+
+def test_from_params_names_the_missing_parameter():
+    params = MSFT(SR, fmin=FMIN).to_params()
+    del params["window"]
+    with pytest.raises(ParameterError, match=r"^transform parameters lack 'window': give "
+                                             r"MSFT.to_params\(\)'s dict$"):
+        MSFT.from_params(params)

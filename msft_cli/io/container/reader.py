@@ -31,6 +31,7 @@ from msft_cli.io.container.format import (
     FORMAT_VERSION,
     STORES,
     _group_names,
+    transform_params,
 )
 
 
@@ -124,10 +125,7 @@ class Container:
             raise ContainerError(f"{self.path}: format version {version} is newer than this "
                                  f"msft reads ({FORMAT_VERSION}): upgrade msft")
         try:
-            self.transform = MSFT(
-                int(a["sample_rate"]), fmin=float(a["fmin"]),
-                bins_per_octave=int(a["bins_per_octave"]), n_octaves=int(a["n_octaves"]),
-                tuning=float(a["tuning"]), window=str(a["window"]), mode=str(a["mode"]))
+            self.transform = MSFT.from_params(transform_params(a))
             self.sr = int(a["sample_rate"])
             self.n_samples = int(a["n_samples"])
             self.n_channels = int(a["n_channels"])
@@ -409,6 +407,39 @@ def _read_frames(ds, lo, hi):
     if b > a:
         out[:, :, a - lo:b - lo] = _read(ds, a, b)
     return out
+
+
+#: The 8-byte signature of an HDF5 file, at offset 0 or a power of two from 512 (a user
+#: block before it).
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_SIGNATURE_OFFSETS = (0, 512, 1024, 2048)
+
+
+def root_format(path):
+    """The root ``format`` attribute of an HDF5 file: what kind of msft file it is.
+
+    Returns
+    -------
+    str or None
+        ``"msft"`` for a container, ``"msft-model"`` for a learn-dft model
+        file, another file's own ``format`` attribute, ``""`` for an HDF5 file
+        without one (or whose attributes cannot be read), None for a file that
+        is not HDF5 (or cannot be opened).
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_SIGNATURE_OFFSETS[-1] + len(_HDF5_SIGNATURE))
+    except OSError:
+        return None
+    if not any(head[o:o + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE
+               for o in _SIGNATURE_OFFSETS):
+        return None
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = _plain(f.attrs.get("format", ""))
+    except Exception:  # noqa: BLE001 - a damaged HDF5 file is still HDF5: its readers say why
+        return ""
+    return fmt if isinstance(fmt, str) else ""
 
 
 def load(path):
