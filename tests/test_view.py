@@ -43,12 +43,14 @@ def files(tmp_path_factory):
     sf.write(d / "clip.wav", y.T, SR, subtype="FLOAT")
     analyze(d / "clip.wav", d / "clip.h5")
     analyze(d / "clip.wav", d / "mag.h5", store="magnitude", dtype="float32")
+    analyze(d / "clip.wav", d / "periodic.h5", mode="periodic")
     return d
 
 
 @pytest.fixture(scope="module")
 def server(files):
-    s = start([files / "clip.h5", files / "mag.h5", files / "clip.wav"], min_level=2)
+    s = start([files / "clip.h5", files / "mag.h5", files / "clip.wav", files / "periodic.h5"],
+              min_level=2)
     yield s
     folder = s.viewer.folder
     stop(s)
@@ -101,7 +103,7 @@ def test_page_and_its_files(server):
 def test_files_describe_each_input(server, box):
     status, _, body = get(server, "/api/files")
     files = json.loads(body)["files"]
-    assert [f["name"] for f in files] == ["clip.h5", "mag.h5", "clip.wav"]
+    assert [f["name"] for f in files] == ["clip.h5", "mag.h5", "clip.wav", "periodic.h5"]
     f = files[0]
     assert (f["sr"], f["n_samples"], f["n_channels"]) == (SR, N, 2)
     assert f["frequencies"] == pytest.approx(np.concatenate(box.frequencies).tolist())
@@ -148,6 +150,13 @@ def test_audio_equals_resynthesis_of_the_range(server, box):
     np.testing.assert_allclose(wav(body), whole[:, a:b], atol=1e-6)
     _, _, body = get(server, "/api/audio?file=0&start=0&end=3.3&channel=1")  # 16-bit
     np.testing.assert_allclose(wav(body)[0], whole[1], atol=1 / 32767)
+
+
+def test_audio_of_a_periodic_container(server, files):
+    with load(files / "periodic.h5") as p:
+        whole = p.to_audio()
+    _, _, body = get(server, "/api/audio?file=3&start=1&end=2&channel=0&format=float")
+    np.testing.assert_allclose(wav(body)[0], whole[0, SR:2 * SR], atol=1e-6)
 
 
 def test_audio_band_solo_zeroes_the_other_bins(server, box):
@@ -199,7 +208,7 @@ def test_refused_without_the_token(server, path, status):
     ("/static/%2e%2e/%2e%2e/cli.py", 404),
     ("/api/tile?file=../../etc/passwd&z=0&x=0", 404),    # a path outside the given files
     ("/api/tile?file=%2Fetc%2Fpasswd&z=0&x=0", 404),
-    ("/api/tile?file=3&z=0&x=0", 404),
+    ("/api/tile?file=4&z=0&x=0", 404),
     ("/api/tile?file=0&z=0&x=99999", 404),                # a tile outside the file
     ("/api/tile?file=0&z=-1&x=0", 404),
     ("/api/tile?file=0&z=40&x=0", 404),

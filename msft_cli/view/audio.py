@@ -11,7 +11,8 @@ coefficients of the bins whose centres lie outside ``[f_lo, f_hi]`` before
 the synthesis (an exact band filter); the low-pass band counts as sitting at
 0 Hz and the high-pass band at the Nyquist frequency. Magnitude containers
 have their phases reconstructed (:func:`msft_cli.phase.reconstruct`) over the
-range and its margins, in one piece.
+range and its margins, in one piece. A ``"periodic"`` container's frames
+wrap around its period: it is resynthesized whole, then cut.
 """
 
 import struct
@@ -83,6 +84,9 @@ def segments(box, first, stop, channel="mix", band=None, iterations=DEFAULT_ITER
     """The samples ``first .. stop - 1``, resynthesized: yields float arrays (channels, n)."""
     rows = channels_of(box, channel)
     band = band or Band()
+    if box.transform.mode == "periodic":
+        yield _whole(box, rows, band, iterations)[:, first:stop]
+        return
     if box.store == "magnitude":
         yield _segment(box, first, stop, rows, band, iterations)
         return
@@ -92,6 +96,24 @@ def segments(box, first, stop, channel="mix", band=None, iterations=DEFAULT_ITER
         end = min(stop, at + size)
         yield _segment(box, at, end, rows, band, iterations)
         at, size = end, int(SEGMENT_SECONDS * sr)
+
+
+def _whole(box, rows, band, iterations):
+    t = box.transform
+    c = box.to_coefficients()
+    keep = None if band.everything else band.keep(t)
+    groups = []
+    for g, a in enumerate(c.groups):
+        a = a[rows]
+        if box.store == "magnitude" and t.groups[g].kind == "octave":
+            a = a.astype(np.float32)
+        if keep is not None:
+            a[:, ~keep[g], :] = 0
+        groups.append(a)
+    c = Coefficients(t, c.n_samples, groups, firsts=c.firsts)
+    if box.store == "magnitude":
+        c = reconstruct(c, iterations=iterations)
+    return c.inverse()
 
 
 def _segment(box, first, stop, rows, band, iterations):

@@ -115,7 +115,8 @@ class Viewer:
                 "n_octaves": tr.n_octaves, "tuning": tr.tuning,
                 "frequencies": [float(f) for f in np.concatenate(tr.frequencies)],
                 "top_hop": t.hop, "columns": t.columns, "max_zoom": t.max_zoom,
-                "floor_db": FLOOR_DB,
+                "floor_db": FLOOR_DB, "overview_ready": t.overview.ready,
+                "overview_seconds": t.overview.seconds, "overview_bytes": t.overview.nbytes,
                 "max_magnitude_seconds": audio.MAX_MAGNITUDE_SECONDS}
 
     def close(self):

@@ -21,6 +21,7 @@ columns span fewer than ``2**min_level`` frames read the container's chunks
 """
 
 import threading
+import time
 import types
 from pathlib import Path
 
@@ -142,13 +143,20 @@ class Overview:
         self.tops = tops
         self.levels = [{} for _ in tops]  # octave -> {level: (array, first entry)}
         self.error = None
+        self.seconds = None  # how long the build took, once done
         self._done = threading.Event()
         self._started = False
         self._lock = threading.Lock()
 
     @property
     def ready(self):
+        """Whether the build is over (successfully or not: see ``error``)."""
         return self._done.is_set()
+
+    @property
+    def nbytes(self):
+        """Bytes of the levels built so far."""
+        return sum(a.nbytes for levels in self.levels for a, _ in list(levels.values()))
 
     def start(self):
         """Build in a background thread (once); :meth:`level` waits for it."""
@@ -160,6 +168,7 @@ class Overview:
 
     def build(self):
         """Make every level: one read of each octave, the upper levels from the lower."""
+        began = time.perf_counter()
         try:
             for j, top in enumerate(self.tops):
                 for level in range(self.min_level, top + 1):
@@ -167,6 +176,7 @@ class Overview:
         except Exception as exc:  # reported by every tile that needs the pyramid
             self.error = f"{self.box.path}: cannot build the overview ({exc})"
         finally:
+            self.seconds = time.perf_counter() - began
             self._done.set()
 
     def level(self, octave, level):
