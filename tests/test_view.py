@@ -152,6 +152,18 @@ def test_audio_equals_resynthesis_of_the_range(server, box):
     np.testing.assert_allclose(wav(body)[0], whole[1], atol=1 / 32767)
 
 
+def test_audio_requests_at_once_do_not_mix(server, box):
+    """Two threads resynthesizing from one transform at the same time each get their own."""
+    from concurrent.futures import ThreadPoolExecutor
+    whole = box.to_audio()
+    ranges = [(0.2, 1.9), (1.1, 3.2), (0.6, 2.4), (2.0, 3.0)]
+    with ThreadPoolExecutor(4) as pool:
+        bodies = list(pool.map(lambda r: get(server, f"/api/audio?file=0&start={r[0]}"
+                                                     f"&end={r[1]}&format=float")[2], ranges))
+    for (a, b), body in zip(ranges, bodies):
+        np.testing.assert_allclose(wav(body), whole[:, round(a * SR):round(b * SR)], atol=1e-6)
+
+
 def test_audio_of_a_periodic_container(server, files):
     with load(files / "periodic.h5") as p:
         whole = p.to_audio()

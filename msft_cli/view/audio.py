@@ -15,6 +15,7 @@ range and its margins, in one piece. A ``"periodic"`` container's frames
 wrap around its period: it is resynthesized whole, then cut.
 """
 
+import contextlib
 import struct
 
 import numpy as np
@@ -80,21 +81,34 @@ def channels_of(box, channel):
     raise ParameterError(f"channel={channel!r} does not exist: 0..{box.n_channels - 1} or 'mix'")
 
 
-def segments(box, first, stop, channel="mix", band=None, iterations=DEFAULT_ITERATIONS):
-    """The samples ``first .. stop - 1``, resynthesized: yields float arrays (channels, n)."""
+def segments(box, first, stop, channel="mix", band=None, iterations=DEFAULT_ITERATIONS,
+             lock=None):
+    """The samples ``first .. stop - 1``, resynthesized: yields float arrays (channels, n).
+
+    ``lock`` (a ``threading.Lock``) is held while a segment is made: the
+    container's transform keeps its synthesis buffers, which two threads must
+    not use at once.
+    """
     rows = channels_of(box, channel)
     band = band or Band()
+    lock = lock or contextlib.nullcontext()
     if box.transform.mode == "periodic":
-        yield _whole(box, rows, band, iterations)[:, first:stop]
+        with lock:
+            y = _whole(box, rows, band, iterations)[:, first:stop]
+        yield y
         return
     if box.store == "magnitude":
-        yield _segment(box, first, stop, rows, band, iterations)
+        with lock:
+            y = _segment(box, first, stop, rows, band, iterations)
+        yield y
         return
     sr = box.sr
     at, size = first, int(FIRST_SEGMENT_SECONDS * sr)
     while at < stop:
         end = min(stop, at + size)
-        yield _segment(box, at, end, rows, band, iterations)
+        with lock:
+            y = _segment(box, at, end, rows, band, iterations)
+        yield y
         at, size = end, int(SEGMENT_SECONDS * sr)
 
 

@@ -22,6 +22,7 @@ import hmac
 import json
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -76,6 +77,7 @@ class Viewer:
         self.folder = Path(tempfile.mkdtemp(prefix="msft-view-"))
         self.token = secrets.token_urlsafe(24)
         self.names, self.boxes, self.tiles = [], [], []
+        self.locks = []  # one per file: its transform's synthesis buffers are shared
         try:
             for i, path in enumerate(map(Path, paths)):
                 kind = input_kind(path)
@@ -92,6 +94,7 @@ class Viewer:
                     analyze(path, box_path)
                 box = load(box_path)
                 self.boxes.append(box)
+                self.locks.append(threading.Lock())
                 self.names.append(path.name)
                 work = self.folder / f"overview-{i}"
                 work.mkdir()
@@ -248,7 +251,7 @@ class Handler(BaseHTTPRequestHandler):
         iterations = _int(query, "iterations", audio.DEFAULT_ITERATIONS)
         if not 0 <= iterations <= 200:
             raise ParameterError(f"iterations={iterations} must be 0..200")
-        parts = audio.segments(box, first, stop, channel, band, iterations)
+        parts = audio.segments(box, first, stop, channel, band, iterations, viewer.locks[i])
         head = next(parts)  # errors before the headers become a status
         header = audio.wav_header(stop - first, len(rows), box.sr, fmt)
         width = 2 if fmt == "pcm16" else 4
@@ -383,6 +386,9 @@ def serve(paths, port=0, browser=True, echo=print):
     ``browser`` is False.
     """
     viewer = Viewer(paths, echo=echo)
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # a kill stops it like Ctrl-C
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server = Server(viewer, port)
         with server:
@@ -398,3 +404,9 @@ def serve(paths, port=0, browser=True, echo=print):
                 echo("Stopped.")
     finally:
         viewer.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -219,7 +219,7 @@
     drawPlayhead(p);
     ctx.restore();
     drawAxes(p);
-    if (waiting) setStatus(`loading ${waiting} tile${waiting > 1 ? "s" : ""}\u2026`);
+    if (waiting && state.file.overview_ready) setStatus(`loading ${waiting} tile${waiting > 1 ? "s" : ""}\u2026`);
     else if (!state.play && /^loading/.test($("status").textContent)) setStatus(zoomText());
     updateReadout();
     if (state.play) schedule();               // the playhead moves
@@ -558,8 +558,24 @@
       $("file").hidden = j.files.length < 2;
       selectFile(0);
       setStatus(zoomText());
+      watchOverview();
     })
     .catch((err) => setStatus(`cannot load: ${err.message}`));
+
+  // the server builds each file's overview (zoomed-out tiles wait for it) once, at start
+  function watchOverview() {
+    const f = state.file;
+    if (!f || f.overview_ready) return;
+    setStatus("building the overview (one pass over the file)\u2026");
+    setTimeout(() => fetch(api("/api/files", {}))
+      .then((r) => r.json())
+      .then((j) => {
+        j.files.forEach((g, i) => Object.assign(state.files[i], { overview_ready: g.overview_ready }));
+        if (state.file.overview_ready) setStatus(zoomText());
+        watchOverview();
+      })
+      .catch(() => {}), 1000);
+  }
 
   // for scripts and tests: the state, and the view as numbers
   window.msftView = {
