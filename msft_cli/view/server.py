@@ -13,8 +13,9 @@ Endpoints (GET; each with ``token``):
 * ``/api/files``: JSON, one object per file (geometry, duration, frequencies).
 * ``/api/tile?file=F&z=Z&x=X&channel=C``: float32 little-endian ``(bins, columns)``
   in dBFS (see :mod:`msft_cli.view.tiles`), row 0 the lowest bin.
-* ``/api/audio?file=F&start=S&end=E&channel=C&f_lo=&f_hi=&format=pcm16|float``:
-  WAV of the range ``S .. E`` seconds (see :mod:`msft_cli.view.audio`),
+* ``/api/audio?file=F&start=S&end=E&channel=C&f_lo=&f_hi=&format=pcm16|float``
+  ``&iterations=N``: WAV of the range ``S .. E`` seconds (see
+  :mod:`msft_cli.view.audio`; ``iterations`` for magnitude containers),
   streamed as it is made.
 """
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._lib import FLOOR_DB, ContainerError, ParameterError, _Frames, _raster
+from ._lib import ContainerError, ParameterError, _Frames, _raster
 
 #: Pixel columns per tile.
 COLUMNS = 256
@@ -219,8 +219,3 @@ def _entries(array, first, lo, hi):
     if b > a:
         out[:, :, a - lo:b - lo] = array[:, :, a - first:b - first]
     return out
-
-
-def floor_db():
-    """The level of silence in a tile (:data:`msft_cli.render.FLOOR_DB`)."""
-    return FLOOR_DB

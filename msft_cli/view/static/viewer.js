@@ -47,9 +47,10 @@
 
   // -- geometry ----------------------------------------------------------------------------
   function plot() {
-    const w = canvas.width, h = canvas.height;
-    return { x: MARGIN.left, y: MARGIN.top, w: Math.max(10, w - MARGIN.left - MARGIN.right),
-             h: Math.max(10, h - MARGIN.top - MARGIN.bottom) };
+    const w = canvas.width, h = canvas.height, d = devicePixelRatio;   // canvas pixels
+    return { x: MARGIN.left * d, y: MARGIN.top * d,
+             w: Math.max(10, w - (MARGIN.left + MARGIN.right) * d),
+             h: Math.max(10, h - (MARGIN.top + MARGIN.bottom) * d) };
   }
   const log2 = Math.log2;
   function fileExtent(f) {               // bins' outer edges on a log2(Hz) axis
