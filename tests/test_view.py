@@ -1,9 +1,9 @@
 """Tests of msft_cli.view's server through HTTP: tiles, audio, and what it refuses.
 
-One server (in a thread, on a free port) shows three files made from the
-same 3.3 s stereo clip at 22.05 kHz: a container, a magnitude container and
-the audio file itself (analysed on the fly), and a periodic-mode container (the
-magnitude one from 110 Hz up: short margins). Its overview starts at level 2,
+One server (in a thread, on a free port) shows four files made from the
+same 3.3 s stereo clip at 22.05 kHz: a container, a magnitude container (from
+110 Hz up: short margins), the audio file itself (analysed on the fly) and a
+periodic-mode container. Its overview starts at level 2,
 so tiles at zoom 2 and up come from the pyramid, below from the chunks.
 """
 
