@@ -305,3 +305,20 @@ def test_cli_refuses_missing_input(tmp_path):
     result = CliRunner().invoke(main, ["view", str(tmp_path / "none.h5"), "--no-browser"])
     assert result.exit_code == 1
     assert result.output == f"Error: {tmp_path / 'none.h5'}: no such file\n"
+
+
+def test_cli_refuses_a_folder_and_a_busy_port(files):
+    import socket
+    from click.testing import CliRunner
+    from msft_cli.cli import main
+    result = CliRunner().invoke(main, ["view", str(files), "--no-browser"])
+    assert (result.exit_code, result.output) == (
+        1, f"Error: {files}: is a folder: msft view shows a container or an audio file\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["view", str(files / "clip.h5"), "--no-browser",
+                                           "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: cannot listen on 127.0.0.1:{port} (")

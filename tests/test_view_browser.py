@@ -119,3 +119,40 @@ def test_zoom_pan_readout_and_playback(page, server):
     assert page.evaluate("window.msftView.state.play.audio.paused") is False
     page.click("#stop")
     assert page.evaluate("window.msftView.state.play") is None
+
+
+def pixels(page):
+    return page.evaluate("""() => {
+        const c = document.getElementById('view');
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+            .filter((_, i) => i % 97 === 0)); }""")
+
+
+def test_pinch_axis_colours_and_range(page):
+    page.click("#reset")
+    page.wait_for_function("window.msftView.tilesReady()", timeout=15000)
+    box = page.locator("#view").bounding_box()
+    page.mouse.move(box["x"] + 300, box["y"] + 200)
+    before = view(page)
+    page.keyboard.down("Control")  # a trackpad pinch arrives as a wheel event with ctrlKey
+    page.mouse.wheel(0, -100)
+    page.keyboard.up("Control")
+    after = view(page)
+    assert after["t1"] - after["t0"] < (before["t1"] - before["t0"]) / 2
+    page.keyboard.down("Shift")    # shift + wheel: frequency
+    page.mouse.wheel(0, -300)
+    page.keyboard.up("Shift")
+    assert view(page)["y1"] - view(page)["y0"] < after["y1"] - after["y0"]
+    page.wait_for_function("window.msftView.tilesReady()", timeout=15000)
+    shown = pixels(page)
+    page.select_option("#cmap", "gray")
+    page.wait_for_timeout(100)
+    assert pixels(page) != shown
+    shown = pixels(page)
+    page.fill("#top-db", "-20")
+    page.wait_for_timeout(100)
+    assert pixels(page) != shown
+    page.select_option("#axis", "note")
+    page.select_option("#channel", "1")
+    page.wait_for_function("window.msftView.tilesReady()", timeout=15000)
+    assert page.evaluate("window.msftView.state.channel") == 1
