@@ -244,7 +244,7 @@ def test_extent_is_where_each_band_has_rung_down(small):
     c = small.forward(x)
     for g, spec in enumerate(small.groups):
         env = np.abs(c.groups[g][0]).max(axis=0)
-        offset = np.abs((c.first_frame(g) + np.arange(len(env))) * spec.hop - s)
+        offset = np.abs((c.firsts[g] + np.arange(len(env))) * spec.hop - s)
         assert (offset > spec.extent).sum() > 10
         assert env[offset > spec.extent].max() < 1.05e-8 * env.max(), spec.name
         assert env[(offset <= spec.extent) & (offset > 0.8 * spec.extent)].max() \
@@ -956,7 +956,7 @@ def test_an_exception_while_writing_leaves_nothing(small, noise_coefficients, tm
     c = noise_coefficients
     with pytest.raises(RuntimeError, match="stop"):
         with Writer(path, small, c.n_samples, c.n_channels) as w:
-            w.write(1, c.first_frame(1), c.groups[1].astype(np.complex64))
+            w.write(1, c.firsts[1], c.groups[1].astype(np.complex64))
             assert not path.exists()  # never under the final name while incomplete
             assert len(_leftovers(tmp_path)) == 1
             raise RuntimeError("stop")
@@ -1040,7 +1040,7 @@ def test_writer_accepts_numpy_integer_sizes(small, rng, tmp_path):
     c = small.forward(rng.standard_normal((2, 3000)))
     with Writer(tmp_path / "x.h5", small, np.int64(3000), np.int32(2)) as w:
         for g, arr in enumerate(c.groups):
-            w.write(g, c.first_frame(g), arr)
+            w.write(g, c.firsts[g], arr)
     with load(tmp_path / "x.h5") as box:
         assert (box.n_samples, box.n_channels) == (3000, 2)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from msft_cli.engine.coefficients import Coefficients
+from msft_cli.engine.coefficients import Coefficients, group_index
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io.container.format import (
@@ -204,12 +204,7 @@ class Container:
         return self.transform.hops
 
     def _group(self, which):
-        if which in ("lowpass", "highpass"):
-            return 0 if which == "lowpass" else len(self._datasets) - 1
-        if isinstance(which, (int, np.integer)) and 0 <= which < self.n_octaves:
-            return int(which) + 1
-        raise ParameterError(f"octave={which!r} does not exist: must be 0..{self.n_octaves - 1}"
-                             " or 'lowpass' or 'highpass'")
+        return group_index(which, self.n_octaves)
 
     def frame_times(self, octave):
         """Times in seconds of the frames of an octave (or ``"lowpass"``/``"highpass"``)."""

@@ -178,7 +178,7 @@ def save(coefficients, path, dtype=None, compression="none", source=None, store=
     with Writer(path, c.transform, c.n_samples, c.n_channels, dtype, compression,
                 source, ranges, store=store) as w:
         for g, arr in enumerate(c.groups):
-            w.write(g, c.first_frame(g), arr)
+            w.write(g, c.firsts[g], arr)
     return Path(path)
 
 
