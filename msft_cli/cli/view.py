@@ -2,7 +2,7 @@
 
 import click
 
-from msft_cli.cli.options import _fail_cleanly
+from msft_cli.cli.common import fail_cleanly
 
 
 @click.command()
@@ -10,7 +10,7 @@ from msft_cli.cli.options import _fail_cleanly
 @click.option("--port", type=click.IntRange(0, 65535), default=0,
               help="Port on 127.0.0.1 [default: a free one].")
 @click.option("--no-browser", is_flag=True, help="Print the URL without opening a browser.")
-@_fail_cleanly
+@fail_cleanly
 def view(inputs, port, no_browser):
     """Look at and listen to containers (or audio files) in the browser.
 
