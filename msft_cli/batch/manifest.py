@@ -9,7 +9,7 @@ from pathlib import Path
 
 from msft_cli import convert
 from msft_cli._files import expand, temporary_name, write_text
-from msft_cli.engine.transform import MSFT
+from msft_cli.engine.transform import KEYWORDS, MSFT
 from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io import container
 
@@ -42,8 +42,7 @@ MANIFEST_GLOBS = ("manifest.jsonl", "manifest-*-of-*.jsonl")
 
 #: Default name of :func:`merge_manifests`'s output.
 MERGED_MANIFEST = "manifest-merged.jsonl"
-_TRANSFORM_PARAMS = tuple(k for k in inspect.signature(MSFT.__init__).parameters
-                          if k not in ("self", "sr"))
+_TRANSFORM_PARAMS = KEYWORDS
 
 
 def fingerprint(path, checksum=False):
