@@ -730,3 +730,9 @@ def test_container_read_frames(folder):
             assert box.read_frames(octave, 5, 5).shape[2] == 0
         with pytest.raises(ParameterError, match="stop=4 must not be before first=5"):
             box.read_frames(0, 5, 4)
+
+
+def test_dtypes_is_the_old_name_of_plane_dtypes():
+    import msft_cli.dataset as dataset
+    with pytest.warns(DeprecationWarning, match=r"^msft_cli\.dataset\.DTYPES is deprecated"):
+        assert dataset.DTYPES == dataset.PLANE_DTYPES == ("float32", "float64")

@@ -17,7 +17,6 @@ ORDERS = ("random", "sequential")
 SHORT = ("error", "skip", "pad")
 CHANNELS = ("mix", "each", "all")
 
-#: Transform parameters that must agree between the containers of one dataset.
 
 
 def _show(value):
