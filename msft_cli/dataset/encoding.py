@@ -6,7 +6,8 @@ from msft_cli._checks import choice
 from msft_cli.errors import ParameterError
 
 ENCODINGS = ("complex", "realimag", "magnitude", "db", "ifreq")
-DTYPES = ("float32", "float64")
+#: Float types of the encoded planes (``Encoding(dtype=...)``).
+PLANE_DTYPES = ("float32", "float64")
 
 #: Quantum (radians) of the stored ``"ifreq"`` phase deviations: a power of two
 #: small enough that a deviation (at most pi plus one quantum) is exact in float32,
@@ -77,7 +78,7 @@ class Encoding:
             raise ParameterError(f"floor_db={floor_db:g} must be a finite level in dB")
         if magnitude not in ("linear", "db"):
             raise ParameterError(f"magnitude={magnitude!r} is unknown: must be linear or db")
-        choice("dtype", dtype, DTYPES)
+        choice("dtype", dtype, PLANE_DTYPES)
         self.name, self.ref, self.floor_db = name, ref, floor_db
         self.magnitude, self.dtype = magnitude, np.dtype(dtype)
 
