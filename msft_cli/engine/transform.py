@@ -348,7 +348,7 @@ class MSFT:
         than the frames) replaces them if its FFT is shorter than
         :data:`COVER_GAIN` of theirs. The margin is the stage's short one where
         one block covers the stage, its seam margin where blocks meet (see
-        ``_stages.SEAM_FACTOR``).
+        ``blocks.SEAM_FACTOR``).
         """
         ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
         plan = []

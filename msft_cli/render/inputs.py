@@ -22,8 +22,8 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 def _hdf5_format(path):
     """The root ``format`` attribute of an HDF5 file (``None`` when it is not HDF5).
 
-    container.py is the only module that imports h5py, and it has no reader of
-    a foreign file's attributes yet: this opens the file with
+    :mod:`msft_cli.io.container` owns h5py (with learn-dft's model file), and it has no
+    reader of a foreign file's attributes yet: this opens the file with
     :func:`msft_cli.load`, so a container gives ``"msft"`` and a foreign file
     the format named by the error (``""`` when it names none). A
     ``container.root_format(path)`` would replace the error parsing.

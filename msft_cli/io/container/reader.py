@@ -1,4 +1,4 @@
-"""The HDF5 container: writing, lazy loading and summaries (the only module that imports h5py).
+"""Reading containers: :func:`load`, the lazy :class:`Container` and its :class:`Crop`.
 
 Layout (format ``"msft"``, version 1; see docs/FORMAT.md):
 
