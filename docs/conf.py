@@ -41,7 +41,7 @@ numpydoc_validation_checks = set()
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
-autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_default_options = {"members": True}
 
 
 html_theme = "alabaster"

@@ -59,3 +59,17 @@ def test_readme_links_the_documentation():
         assert f"({page}" in readme, page
         assert (ROOT / page).is_file(), page
     assert len(readme.splitlines()) <= 250
+
+
+def test_readme_python_quickstart_runs(tmp_path, monkeypatch):
+    """The README's Python quickstart runs as printed, and gives the shapes its comments say."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.findall(r"^```python\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)[0]
+    (tmp_path / "sample_audio").symlink_to(ROOT / "sample_audio")
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["c"].octaves[3].shape == (12, 183)
+    assert scope["t"].hops[0] == 8192 and scope["t"].hops[-1] == 16
+    assert scope["img"].shape == (120, 5513)
+    assert scope["audio"].shape == (2, 352800)
