@@ -14,8 +14,8 @@ REAL_BANDS = ("keep", "retrieve")
 
 #: Fast Griffin-Lim's iterations by default (msft resynth --iterations).
 DEFAULT_ITERATIONS = 100
-#: Fast Griffin-Lim's momentum: librosa's 0.99 drifts on this less redundant frame; 0.9
-#: sounds 4-7 dB closer by a neutral STFT judge (docs/DESIGN.md, "Phase reconstruction").
+#: Fast Griffin-Lim's momentum: librosa's 0.99 drifts on this less redundant frame; a neutral
+#: STFT judge scored 0.9 up to 4-7 dB better (docs/DESIGN.md, "Phase reconstruction").
 DEFAULT_MOMENTUM = 0.9
 #: Coefficients this far below the largest (dB) get random phases in PGHI.
 DEFAULT_TOL_DB = -80.0
