@@ -30,8 +30,9 @@ output.
 
 
 def _help(command, name, parent=None):
-    ctx = click.Context(command, info_name=name, parent=parent, terminal_width=WIDTH,
-                        max_content_width=WIDTH)
+    # make_context applies the group's context_settings (-h as well as --help), as a run does
+    ctx = command.make_context(name, [], parent=parent, resilient_parsing=True,
+                               terminal_width=WIDTH, max_content_width=WIDTH)
     return ctx, command.get_help(ctx)
 
 
