@@ -141,7 +141,7 @@ def test_coarse_octave_frames_are_held_over_their_columns(click_coefs, transform
     width = 400  # 2.5 ms columns; the lowest octave's frames are 5.8 ms apart
     r = raster(click_coefs, width=width)
     hop = transform.hops[0]
-    first = click_coefs.first_frame(1)
+    first = click_coefs.first_frame(0)
     centres = (np.arange(width) + 0.5) / width
     nearest = np.floor(centres * SR / hop + 0.5).astype(int) - first
     expected = np.abs(click_coefs.octaves[0][:, nearest]).astype(np.float32)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from msft_cli import convert
-from msft_cli.engine.transform import MSFT
+from msft_cli.engine.transform import KEYWORDS, MSFT
 from msft_cli.errors import MsftError, ParameterError
 from msft_cli.io import container
 from msft_cli.io.audio import publish
@@ -45,8 +45,7 @@ MANIFEST_GLOBS = ("manifest.jsonl", "manifest-*-of-*.jsonl")
 #: Default name of :func:`merge_manifests`'s output.
 MERGED_MANIFEST = "manifest-merged.jsonl"
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.part$")
-_TRANSFORM_PARAMS = tuple(k for k in inspect.signature(MSFT.__init__).parameters
-                          if k not in ("self", "sr"))
+_TRANSFORM_PARAMS = KEYWORDS
 
 
 def fingerprint(path, checksum=False):

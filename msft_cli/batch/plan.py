@@ -9,16 +9,15 @@ from pathlib import Path
 
 from msft_cli.errors import ParameterError
 from msft_cli.io.audio import AUDIO_EXTENSIONS
+from msft_cli.io.container.format import CONTAINER_EXTENSIONS
+from msft_cli.render.inputs import FORMATS
 
 #: What a batch can do to each file.
 COMMANDS = ("analyze", "resynth", "render")
 
-#: Extensions taken for containers when walking a folder.
-CONTAINER_EXTENSIONS = (".h5", ".hdf5")
 
 _INPUTS = {"analyze": AUDIO_EXTENSIONS, "resynth": CONTAINER_EXTENSIONS,
            "render": CONTAINER_EXTENSIONS + AUDIO_EXTENSIONS}
-_IMAGE_FORMATS = ("png", "svg", "pdf")
 
 
 def cores():
@@ -154,7 +153,7 @@ def _output_folder(command, output, format):
         raise ParameterError(f"{out}: is a file: for folders or several inputs, the output "
                              "must be a folder")
     known = {"analyze": CONTAINER_EXTENSIONS, "resynth": AUDIO_EXTENSIONS,
-             "render": tuple("." + f for f in _IMAGE_FORMATS)}[command]
+             "render": tuple("." + f for f in FORMATS)}[command]
     if not out.exists() and out.suffix.lower() in known:
         raise ParameterError(f"{out}: must be a folder for folders or several inputs (one "
                              "output each)")
@@ -210,9 +209,9 @@ def plan(command, inputs, output=None, glob=None, shard=None, format=None):
         is a file, or two inputs that would write the same output.
     """
     inputs = _check_inputs(command, inputs)
-    if format is not None and (command != "render" or format not in _IMAGE_FORMATS):
+    if format is not None and (command != "render" or format not in FORMATS):
         raise ParameterError(f"format={format!r} is unknown: must be one of "
-                             f"{', '.join(_IMAGE_FORMATS)} (for render)")
+                             f"{', '.join(FORMATS)} (for render)")
     parse_shard(shard)
     globs = [glob] if isinstance(glob, str) else list(glob or ())
     extensions = _INPUTS[command]

@@ -5,10 +5,7 @@ import sys
 import click
 
 from msft_cli import learn_dft
-from msft_cli.cli.options import (
-    _fail_cleanly,
-    defaults,
-)
+from msft_cli.cli.common import defaults, fail_cleanly
 
 _LEARN = defaults(learn_dft.learn_dft)
 
@@ -63,7 +60,7 @@ _LEARN = defaults(learn_dft.learn_dft)
 @click.option("--tol", type=float, default=_LEARN["tol"], show_default=True,
               help="Stop once the validation MSE is at most this (0: run every epoch).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-@_fail_cleanly
+@fail_cleanly
 def learn_dft_command(output, quiet, **params):
     """Train one dense layer (no bias, no activation) to do a DFT, an STFT or msft.
 

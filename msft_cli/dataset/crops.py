@@ -8,7 +8,7 @@ import numpy as np
 
 from msft_cli.dataset.encoding import _encoding
 from msft_cli.engine.coefficients import Coefficients
-from msft_cli.engine.transform import MSFT
+from msft_cli.engine.transform import MSFT, PARAMS
 from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io.container.reader import load
 
@@ -18,7 +18,6 @@ SHORT = ("error", "skip", "pad")
 CHANNELS = ("mix", "each", "all")
 
 #: Transform parameters that must agree between the containers of one dataset.
-_PARAMS = ("sr", "fmin", "bins_per_octave", "n_octaves", "tuning", "window", "mode")
 
 
 def _show(value):
@@ -203,7 +202,7 @@ class CropDataset:
             if first is None:
                 first, self.params = path, params
             else:
-                for key in _PARAMS:
+                for key in PARAMS:
                     if params[key] != self.params[key]:
                         raise ContainerError(
                             f"{path} was made with {key}={_show(params[key])} but {first} "

@@ -10,13 +10,12 @@ import numpy as np
 
 from msft_cli._version import __version__
 from msft_cli.errors import ContainerError
+from msft_cli.io.container.format import MODEL_FORMAT_NAME, MODEL_FORMAT_VERSION
 from msft_cli.io.audio import publish
 from msft_cli.io.container.format import _CHUNK_BYTES
 from msft_cli.learn_dft.evaluate import LearnResult
 from msft_cli.learn_dft.targets import make_target
 
-MODEL_FORMAT_NAME = "msft-model"
-MODEL_FORMAT_VERSION = 1
 
 
 def save_model(path, weights, attrs, arrays):

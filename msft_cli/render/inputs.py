@@ -1,46 +1,15 @@
 """What render takes and writes: input kinds by content, output names and formats."""
 
-import re
 from pathlib import Path
 
-from msft_cli.errors import ContainerError, ParameterError
+from msft_cli.errors import ParameterError
 from msft_cli.io.audio import AUDIO_EXTENSIONS
-from msft_cli.io.container.reader import load
+from msft_cli.io.container.format import CONTAINER_EXTENSIONS, MODEL_FORMAT_NAME
+from msft_cli.io.container.reader import root_format
 
 #: Image formats, picked by the output's extension.
 FORMATS = ("png", "svg", "pdf")
 
-#: Extensions taken for containers when looking into a folder or sniffing an input.
-CONTAINER_EXTENSIONS = (".h5", ".hdf5")
-
-#: The root ``format`` attribute of model files written by ``learn-dft``.
-MODEL_FORMAT = "msft-model"
-
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def _hdf5_format(path):
-    """The root ``format`` attribute of an HDF5 file (``None`` when it is not HDF5).
-
-    :mod:`msft_cli.io.container` owns h5py (with learn-dft's model file), and it has no
-    reader of a foreign file's attributes yet: this opens the file with
-    :func:`msft_cli.load`, so a container gives ``"msft"`` and a foreign file
-    the format named by the error (``""`` when it names none). A
-    ``container.root_format(path)`` would replace the error parsing.
-    """
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(2056)
-    except OSError:
-        return None
-    if not any(head[o:o + 8] == _HDF5_SIGNATURE for o in (0, 512, 1024, 2048)):
-        return None
-    try:
-        with load(path):
-            return "msft"
-    except ContainerError as exc:
-        m = re.search(r"format attribute is (?:b?)'([^']*)'", str(exc))
-        return m.group(1) if m else ""
 
 
 def input_kind(path):
@@ -55,8 +24,8 @@ def input_kind(path):
         return "folder"
     if not p.exists():
         return "missing"
-    fmt = _hdf5_format(p)
-    if fmt == MODEL_FORMAT:
+    fmt = root_format(p)
+    if fmt == MODEL_FORMAT_NAME:
         return "model"
     if fmt is not None or p.suffix.lower() in CONTAINER_EXTENSIONS:
         return "container"

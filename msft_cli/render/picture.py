@@ -11,7 +11,7 @@ import numpy as np
 
 from msft_cli.convert import Report, analyze
 from msft_cli.engine.coefficients import Coefficients
-from msft_cli.engine.transform import MSFT
+from msft_cli.engine.transform import KEYWORDS
 from msft_cli.errors import MsftError, ParameterError
 from msft_cli.io.audio import info as audio_info
 from msft_cli.io.audio import publish
@@ -33,8 +33,7 @@ from msft_cli.render.raster import (
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 1200, 600
 
 #: Transform parameters accepted for audio inputs (``fmin``/``fmax`` are render's own).
-_TRANSFORM_PARAMS = tuple(k for k in inspect.signature(MSFT.__init__).parameters
-                          if k not in ("self", "sr", "fmin", "fmax"))
+_TRANSFORM_PARAMS = tuple(k for k in KEYWORDS if k not in ("fmin", "fmax"))
 
 
 def _write_atomically(path, write):

@@ -89,7 +89,7 @@ class _Frames:
         if isinstance(source, Coefficients):
             return cls(source.transform, source.n_samples, source.n_channels,
                        source.groups[1:-1],
-                       [source.first_frame(g + 1) for g in range(source.transform.n_octaves)],
+                       source.firsts[1:-1],
                        name or "coefficients")
         raise TypeError("source must be a Container or Coefficients, not "
                         f"{type(source).__name__}")

@@ -11,9 +11,10 @@ from .format import (
                      STORES,
 )
 from .info import ContainerInfo, info
-from .reader import Container, Crop, load
+from .reader import Container, Crop, load, root_format
 from .writer import Writer, save, save_arrays
 
-__all__ = ["Container", "ContainerInfo", "Crop", "Writer", "info", "load", "save", "save_arrays",
+__all__ = ["Container", "ContainerInfo", "Crop", "Writer", "info", "load", "root_format", "save",
+           "save_arrays", "CONTAINER_EXTENSIONS",
            "COMPRESSIONS", "DEFAULT_DTYPES", "DTYPES", "FORMAT_NAME", "FORMAT_VERSION",
            "MAGNITUDE_DTYPES", "STORES"]

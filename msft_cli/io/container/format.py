@@ -3,6 +3,9 @@
 
 from msft_cli.errors import ParameterError
 
+#: Extensions of containers (and of every HDF5 file msft writes).
+CONTAINER_EXTENSIONS = (".h5", ".hdf5")
+
 FORMAT_NAME = "msft"
 FORMAT_VERSION = 1
 DTYPES = ("complex64", "complex128")
@@ -15,6 +18,19 @@ DEFAULT_DTYPES = {"complex": "complex64", "magnitude": "float16"}
 COMPRESSIONS = ("none", "gzip", "lzf")
 
 _CHUNK_BYTES = 1 << 17
+
+
+def transform_params(attrs):
+    """The transform's parameters (:meth:`MSFT.to_params
+    <msft_cli.engine.transform.MSFT.to_params>`) from a container's root attributes.
+
+    Raises KeyError for a missing attribute, ValueError or TypeError for one of the
+    wrong type.
+    """
+    return {"sr": int(attrs["sample_rate"]), "fmin": float(attrs["fmin"]),
+            "bins_per_octave": int(attrs["bins_per_octave"]),
+            "n_octaves": int(attrs["n_octaves"]), "tuning": float(attrs["tuning"]),
+            "window": str(attrs["window"]), "mode": str(attrs["mode"])}
 
 
 def _group_names(n_octaves):
@@ -33,3 +49,8 @@ def _check_storage(store, dtype):
         raise ParameterError(f"dtype={dtype!r} does not fit store='magnitude': must be one of "
                              f"{', '.join(MAGNITUDE_DTYPES)}")
     return dtype
+
+#: The root ``format`` attribute and version of the model files of ``learn-dft``
+#: (:mod:`msft_cli.learn_dft.model`); named here so that render can tell them apart.
+MODEL_FORMAT_NAME = "msft-model"
+MODEL_FORMAT_VERSION = 1

@@ -178,7 +178,7 @@ def save(coefficients, path, dtype=None, compression="none", source=None, store=
     with Writer(path, c.transform, c.n_samples, c.n_channels, dtype, compression,
                 source, ranges, store=store) as w:
         for g, arr in enumerate(c.groups):
-            w.write(g, c.first_frame(g), arr)
+            w.write(g, c.firsts[g], arr)
     return Path(path)
 
 
@@ -237,18 +237,14 @@ def save_arrays(path, transform, n_samples, octaves, lowpass=None, highpass=None
     'magnitude'
     """
     if isinstance(transform, dict):
-        try:
-            transform = MSFT.from_params(transform)
-        except KeyError as exc:
-            raise ParameterError(f"transform parameters lack {exc.args[0]!r}: give "
-                                 "MSFT.to_params()'s dict") from None
+        transform = MSFT.from_params(transform)
     elif not isinstance(transform, MSFT):
         raise TypeError("transform must be an MSFT or its to_params() dict, not "
                         f"{type(transform).__name__}")
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
             or n_samples < 1:
         raise ParameterError(f"n_samples={n_samples!r} must be a positive integer")
-    J, B = transform.n_octaves, transform.bins_per_octave
+    J = transform.n_octaves
     octaves = [np.asarray(o) for o in octaves]
     if len(octaves) != J:
         raise ParameterError(f"octaves holds {len(octaves)} arrays: the transform has {J} "
