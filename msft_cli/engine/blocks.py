@@ -15,6 +15,10 @@ STEP_MARGINS = 16
 #: most this fraction of theirs (a single block is more memory to touch): docs/DESIGN.md.
 COVER_GAIN = 0.75
 
+#: Without a block_size, the default block is the power of two at least this many one-rate
+#: margins long (the step is what its two margins leave).
+DEFAULT_BLOCK_MARGINS = 4
+
 
 def _ladder(top, granule, parts=(8,)):
     """Zero-mode steps, longest first: ``top * p / 8`` for each of ``parts``, halved
@@ -109,7 +113,7 @@ class BlockPlanner:
         self.margin, seam = one_rate_margins(groups)
         self.fixed_step = block_size is not None
         if block_size is None:
-            n = 1 << int(np.ceil(np.log2(4 * self.margin)))
+            n = 1 << int(np.ceil(np.log2(DEFAULT_BLOCK_MARGINS * self.margin)))
             block_size = n - 2 * self.margin
         if not isinstance(block_size, (int, np.integer)) or isinstance(block_size, bool):
             raise TypeError(f"block_size must be an int, not {type(block_size).__name__}")
