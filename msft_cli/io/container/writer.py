@@ -1,17 +1,16 @@
 """Writing containers: streamed frames, whole coefficients, or arrays a model made."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from msft_cli._checks import choice, positive
+from msft_cli._files import AtomicWrite
 from msft_cli._version import __version__
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ContainerError, ParameterError
-from msft_cli.io.audio import publish
 from msft_cli.io.container.format import (
     _CHUNK_BYTES,
     COMPRESSIONS,
@@ -59,27 +58,16 @@ class Writer:
         dtype = _check_storage(store, dtype)
         self.store = store
         self.dtype = np.dtype(dtype)  # of the octaves' datasets
-        if compression not in COMPRESSIONS:
-            raise ParameterError(f"compression={compression!r} is unknown: must be one of "
-                                 f"{', '.join(COMPRESSIONS)}")
+        choice("compression", compression, COMPRESSIONS)
         for name, value in (("n_samples", n_samples), ("n_channels", n_channels)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ParameterError(f"{name}={value!r} must be a positive integer")
+            positive(name, value)
         self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise ContainerError(f"{self.path}: the folder {self.path.parent} does not exist")
-        if self.path.is_dir():
-            raise ContainerError(f"{self.path}: is a folder")
         self.transform = transform
-        self._tmp = None
+        self._out = AtomicWrite(self.path, ContainerError)
         try:
-            fd, self._tmp = tempfile.mkstemp(dir=self.path.parent,
-                                             prefix=f".{self.path.name}.", suffix=".part")
-            os.close(fd)
-            self._file = h5py.File(self._tmp, "w")
+            self._file = h5py.File(self._out.tmp, "w")
         except OSError as exc:
-            self._discard()
-            raise ContainerError(f"{self.path}: cannot write ({exc.strerror or exc})") from exc
+            raise self._out.failed(exc) from exc
         try:
             self._layout(transform, n_samples, n_channels, dtype, compression, source or {},
                          ranges, store)
@@ -89,7 +77,7 @@ class Writer:
                 self._file.attrs[key] = value
         except BaseException:
             self._file.close()
-            self._discard()
+            self._out.discard()
             raise
 
     def _layout(self, transform, n_samples, n_channels, dtype, compression, source, ranges,
@@ -135,23 +123,11 @@ class Writer:
             frames = np.abs(frames) if ds.attrs["kind"] == "octave" else frames.real
         ds[:, :, at:at + frames.shape[2]] = frames
 
-    def _discard(self):
-        if self._tmp is not None:
-            Path(self._tmp).unlink(missing_ok=True)
-            self._tmp = None
-
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        try:
-            self._file.close()
-        finally:
-            if exc_type is None:
-                publish(self._tmp, self.path)
-                self._tmp = None
-            else:
-                self._discard()
+        self._out.finish(self._file, failed=exc_type is not None)
 
 
 def save(coefficients, path, dtype=None, compression="none", source=None, store=None):
@@ -240,9 +216,7 @@ def save_arrays(path, transform, n_samples, octaves, lowpass=None, highpass=None
     elif not isinstance(transform, MSFT):
         raise TypeError("transform must be an MSFT or its to_params() dict, not "
                         f"{type(transform).__name__}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
-            or n_samples < 1:
-        raise ParameterError(f"n_samples={n_samples!r} must be a positive integer")
+    positive("n_samples", n_samples)
     J = transform.n_octaves
     octaves = [np.asarray(o) for o in octaves]
     if len(octaves) != J:
