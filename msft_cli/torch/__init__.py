@@ -1,0 +1,17 @@
+"""msft on PyTorch: the same transform as torch modules (optional extra ``msft[torch]``).
+
+The only part of msft that imports torch; ``import msft_cli`` never does.
+
+- :class:`MSFT`: the transform as a :class:`torch.nn.Module`, batched, on any
+  device, differentiable, with the numpy engine's coefficients;
+- :class:`TensorCoefficients`: its result, to and from :class:`msft_cli.Coefficients`;
+- :class:`SpectralLoss`: per-octave log-magnitude L1 plus spectral convergence;
+- :func:`griffin_lim`: fast Griffin-Lim on the tensor engine, started from PGHI;
+- :class:`AudioCrops`, :func:`crop_to_tensors`: audio crops for on-the-fly features;
+- :func:`learn_dft`: the linear-layer experiment with ``torch.nn.Linear`` and Adam.
+"""
+
+from .coefficients import TensorCoefficients
+from .engine import MSFT
+
+__all__ = ["MSFT", "TensorCoefficients"]
