@@ -13,5 +13,7 @@ The only part of msft that imports torch; ``import msft_cli`` never does.
 
 from .coefficients import TensorCoefficients
 from .engine import MSFT
+from .loss import SpectralLoss
+from .phase import griffin_lim
 
-__all__ = ["MSFT", "TensorCoefficients"]
+__all__ = ["MSFT", "TensorCoefficients", "SpectralLoss", "griffin_lim"]

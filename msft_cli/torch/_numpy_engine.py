@@ -13,8 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The numpy engine: its facade and result (public names) and the engine's module.
-from .. import learn_dft as learn_dft_module  # noqa: F401  (used by msft_cli.torch.learn_dft)
+# The numpy engine (its facade and result: public names), and the modules whose private
+# pieces msft_cli.torch reuses: phase (the Griffin-Lim problem and its PGHI start),
+# learn_dft (targets, evaluation, results) and dataset (crops).
+from .. import dataset as dataset_module  # noqa: F401
+from .. import learn_dft as learn_dft_module  # noqa: F401
+from .. import phase as phase_module  # noqa: F401
 from ..errors import ParameterError  # noqa: F401  (re-exported for msft_cli.torch)
 from ..transform import MSFT, Coefficients  # noqa: F401
 
