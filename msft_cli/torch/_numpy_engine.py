@@ -15,7 +15,8 @@ import numpy as np
 
 # The numpy engine (its facade and result: public names), and the modules whose private
 # pieces msft_cli.torch reuses: phase (the Griffin-Lim problem and its PGHI start),
-# learn_dft (targets, evaluation, results) and dataset (crops).
+# learn_dft (targets, evaluation, results), dataset (crops) and audio (decoding).
+from .. import audio as audio_module  # noqa: F401  (soundfile's owner: AudioSource)
 from .. import dataset as dataset_module  # noqa: F401
 from .. import learn_dft as learn_dft_module  # noqa: F401
 from .. import phase as phase_module  # noqa: F401
