@@ -20,6 +20,9 @@ bounded whatever the signal's length. Periodic mode is one block of
 :meth:`msft_cli.MSFT.period` samples.
 """
 
+import math
+
+import numpy as np
 import torch
 
 from . import _numpy_engine as ne
@@ -49,9 +52,11 @@ def _span(x, begin, length):
     return core
 
 
-def _weigh(z, w, wi):
-    """``re(z) * w + 1j * im(z) * wi`` (a real weight, conjugated where ``wi = -w``)."""
-    return torch.complex(z.real * w, z.imag * wi)
+def _weigh_(z, w):
+    """``re(z) * w[..., 0] + 1j * im(z) * w[..., 1]`` in place (a real window, conjugated
+    where ``w[..., 1] = -w[..., 0]``): one real multiplication."""
+    torch.view_as_real(z).mul_(w)
+    return z
 
 
 class MSFT(torch.nn.Module):
@@ -114,6 +119,7 @@ class MSFT(torch.nn.Module):
                              persistent=False)
         self._tables = {}   # geometry key -> (buffer prefix, BlockTable, dtype built in)
         self._plans = {}    # n_samples -> plan (numpy side, no tensors)
+        self._flat = {}     # flat gather indices per (geometry, group, rows)
 
     # -- parameters ----------------------------------------------------------
     @property
@@ -168,13 +174,13 @@ class MSFT(torch.nn.Module):
 
             put("size", [table.size], real)
             for i, gt in enumerate(table.groups):
+                # windows as (re, im) weight pairs, for one multiplication of view_as_real
                 put(f"{i}_an_src", gt.an_src, torch.int64)
-                put(f"{i}_an_w", gt.an_w.reshape(gt.rows, gt.width), real)
-                put(f"{i}_an_wi", gt.an_wi.reshape(gt.rows, gt.width), real)
+                put(f"{i}_an_w", np.stack((gt.an_w, gt.an_wi), -1).reshape(gt.rows, gt.width, 2),
+                    real)
                 put(f"{i}_syn_pos", gt.syn_pos, torch.int64)
-                put(f"{i}_syn_src", gt.syn_src, torch.int64)
-                put(f"{i}_syn_w", gt.syn_w, real)
-                put(f"{i}_syn_wi", gt.syn_wi, real)
+                put(f"{i}_syn_w", np.stack((gt.syn_w, gt.syn_wi), -1), real)
+            put("syn_src", np.concatenate([gt.syn_src for gt in table.groups]), torch.int64)
             if table.low_an is not None:
                 put("low_an", table.low_an, real)
                 put("low_syn", table.low_syn, real)
@@ -194,6 +200,27 @@ class MSFT(torch.nn.Module):
         return x.to(device=self.device, dtype=self.dtype)
 
     # -- one stage -----------------------------------------------------------
+    def _offsets(self, key, index, rows, width):
+        """``index`` into each of ``rows`` rows of ``width``, as one flat index (cached)."""
+        if rows == 1:
+            return index
+        k = (key, rows, width, index.device)
+        off = self._flat.get(k)
+        if off is None:
+            if len(self._flat) > 32:
+                self._flat.clear()
+            base = torch.arange(rows, device=index.device) * width
+            off = self._flat[k] = (base[:, None] + index[None]).reshape(-1)
+        return off
+
+    def _gather(self, x, index, key):
+        """``x[..., index]`` as one 1-D ``index_select`` of the flattened rows (on the CPU
+        several times faster than ``index_select`` on the last of several dimensions)."""
+        lead = x.shape[:-1]
+        flat = x.reshape(-1)
+        return flat.index_select(0, self._offsets(key, index, math.prod(lead),
+                                                  x.shape[-1])).view(*lead, -1)
+
     def _chunks(self, count, n, lead):
         per = max(1, self.max_block_samples // max(1, n))
         return [(a, min(count, a + per)) for a in range(0, count, per)]
@@ -204,9 +231,8 @@ class MSFT(torch.nn.Module):
         spec = torch.fft.rfft(blocks, norm="backward")
         outs = []
         for i, gt in enumerate(table.groups):
-            buf = spec.index_select(-1, get(f"{i}_an_src"))
-            buf = buf.unflatten(-1, (gt.rows, gt.width))
-            buf = _weigh(buf, get(f"{i}_an_w"), get(f"{i}_an_wi"))
+            buf = self._gather(spec, get(f"{i}_an_src"), (table.key, "an", i))
+            buf = _weigh_(buf.unflatten(-1, (gt.rows, gt.width)), get(f"{i}_an_w"))
             if gt.real:
                 frames = torch.fft.irfft(buf, n=gt.m, norm="forward")
             else:
@@ -226,19 +252,21 @@ class MSFT(torch.nn.Module):
         for the high stage of a split, the decimated low band over each block."""
         lead = frames[0].shape[:-2]
         half = table.size // 2 + 1
-        parts, bins = [], []
+        parts = []
         for i, (gt, f) in enumerate(zip(table.groups, frames)):
             if gt.real:
                 z = torch.fft.rfft(f, norm="backward")
             else:
                 z = torch.fft.fft(f, norm="backward")
-            z = z.flatten(-2).index_select(-1, get(f"{i}_syn_pos"))
-            parts.append(_weigh(z, get(f"{i}_syn_w"), get(f"{i}_syn_wi")))
-            bins.append(get(f"{i}_syn_src"))
+            z = self._gather(z.flatten(-2), get(f"{i}_syn_pos"), (table.key, "syn", i))
+            parts.append(_weigh_(z, get(f"{i}_syn_w")))
         dtype = _complex(self.dtype)
         acc = torch.zeros(*lead, half, dtype=dtype, device=self.device)
         if parts:
-            acc = acc.index_add(-1, torch.cat(bins), torch.cat(parts, -1))
+            vals = torch.cat(parts, -1) if len(parts) > 1 else parts[0]
+            rows = math.prod(lead)
+            index = self._offsets((table.key, "bins"), get("syn_src"), rows, half)
+            acc.view(-1).index_add_(0, index, vals.reshape(-1))
         if low is not None:
             low_syn = get("low_syn")
             k = low_syn.shape[0]
