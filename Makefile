@@ -56,6 +56,7 @@ bench: $(BENCH_STAMP) compile
 	$(PY) bench/phase.py --quick --markdown $(BUILD)/bench/phase.md
 	$(PY) bench/learn_dft.py --quick --markdown $(BUILD)/bench/learn_dft.md
 	$(PY) bench/peers.py --quick --wisdom $(BUILD)/bench/fftw-wisdom --markdown $(BUILD)/bench/peers.md
+	$(PY) bench/torch_engine.py --quick --markdown $(BUILD)/bench/torch_engine.md
 
 # The long runs: 60-minute files, the published learn-dft configuration in full.
 bench-all: bench

@@ -16,12 +16,16 @@ import numpy as np
 # The numpy engine (its facade and result: public names), and the modules whose private
 # pieces msft_cli.torch reuses: phase (the Griffin-Lim problem and its PGHI start),
 # learn_dft (targets, evaluation, results), dataset (crops) and audio (decoding).
-from .. import audio as audio_module  # noqa: F401  (soundfile's owner: AudioSource)
-from .. import dataset as dataset_module  # noqa: F401
-from .. import learn_dft as learn_dft_module  # noqa: F401
-from .. import phase as phase_module  # noqa: F401
-from ..errors import ParameterError  # noqa: F401  (re-exported for msft_cli.torch)
-from ..transform import MSFT, Coefficients  # noqa: F401
+from .. import audio as audio_module  # soundfile's owner: AudioSource
+from .. import dataset as dataset_module
+from .. import learn_dft as learn_dft_module
+from .. import phase as phase_module
+from ..errors import ParameterError
+from ..transform import MSFT, Coefficients
+
+__all__ = ["audio_module", "dataset_module", "learn_dft_module", "phase_module",
+           "ParameterError", "MSFT", "Coefficients", "GroupTable", "BlockTable", "Stage",
+           "block_table", "frame_ranges", "periodic_plan", "zero_plan", "hop_max"]
 
 
 @dataclass(frozen=True)

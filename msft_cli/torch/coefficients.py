@@ -26,13 +26,14 @@ class TensorCoefficients:
     Examples
     --------
     >>> import torch
-    >>> from msft_cli.torch import MSFT
+    >>> from msft_cli.torch import MSFT, TensorCoefficients
     >>> t = MSFT(sr=22050, dtype=torch.float64)
     >>> c = t(torch.randn(3, 2, 4096, dtype=torch.float64))
     >>> c.octaves[0].shape[:3]
     torch.Size([3, 2, 12])
     >>> box = c[0].to_numpy()           # msft_cli.Coefficients (2 channels): save, render
-    >>> bool(torch.allclose(t.inverse(TensorCoefficients.from_numpy(box)), c[0].inverse(t)))
+    >>> back = TensorCoefficients.from_numpy(box)
+    >>> bool(torch.allclose(t.inverse(back), t.inverse(c[0])))
     True
     """
 

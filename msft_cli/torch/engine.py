@@ -221,7 +221,8 @@ class MSFT(torch.nn.Module):
         return flat.index_select(0, self._offsets(key, index, math.prod(lead),
                                                   x.shape[-1])).view(*lead, -1)
 
-    def _chunks(self, count, n, lead):
+    def _chunks(self, count, n):
+        """Ranges of blocks of ``n`` samples transformed together (``max_block_samples``)."""
         per = max(1, self.max_block_samples // max(1, n))
         return [(a, min(count, a + per)) for a in range(0, count, per)]
 
@@ -287,11 +288,10 @@ class MSFT(torch.nn.Module):
         begin = (first - pad) // d - origin // d
         sig = _span(signal, begin, (count - 1) * (step // d) + size)
         blocks = sig.unfold(-1, size, step // d)  # (..., count, size)
-        lead = blocks.shape[:-2]
         groups = [[] for _ in table.groups]
         lows = []
         low_keep = (pad // feeds, (pad + step) // feeds) if feeds else None
-        for a, b in self._chunks(count, size, lead):
+        for a, b in self._chunks(count, size):
             outs, low = self._analyse(blocks[..., a:b, :], table, get, pad, step, low_keep)
             for acc, o in zip(groups, outs):
                 acc.append(o)
@@ -330,8 +330,7 @@ class MSFT(torch.nn.Module):
                                                                                 step // d)
         a_keep, b_keep = keep if keep is not None else (pad, pad + step)
         out = []
-        lead = framed[0].shape[:-3] if framed else low.shape[:-1]
-        for a, b in self._chunks(count, table.size, lead):
+        for a, b in self._chunks(count, table.size):
             blocks = self._synthesize([f[..., a:b, :, :] for f in framed], table, get,
                                       None if lows is None else lows[..., a:b, :])
             out.append(blocks[..., a_keep:b_keep].flatten(-2))
