@@ -293,11 +293,14 @@ class MSFT(torch.nn.Module):
                                    norm="forward").to(torch.float32)
         return torch.fft.irfft(acc, n=table.size, norm="forward")
 
-    def _forward_stage(self, signal, origin, stage_starts, step, pad, table, d, feeds=None):
-        """Kept frames of a stage's blocks over ``signal`` (at ``sr / d``, sample 0 at
-        full-rate ``origin``): per group ``(..., rows, frames)`` from global frame
-        ``starts[0] // hop``, and, for the high stage of a split (``feeds``: the split's
-        decimation), the decimated low band from full-rate ``starts[0]``."""
+    def _forward_stage(self, signal, origin, stage_starts, step, pad, table, d, ranges,
+                       feeds=None):
+        """The frames of a stage's blocks over ``signal`` (at ``sr / d``, sample 0 at
+        full-rate ``origin``): per group ``(..., rows, count)``, its ``ranges`` ``(first,
+        count)``; and, for the high stage of a split (``feeds``: the split's decimation),
+        the decimated low band from full-rate ``starts[0]``. With several chunks of
+        blocks, each chunk's kept frames are copied into the result as it is made, so
+        that only one chunk's intermediates are alive at a time."""
         get = self._buffers_of(table)
         count = len(stage_starts)
         size = table.size
@@ -306,20 +309,26 @@ class MSFT(torch.nn.Module):
         begin = (first - pad) // d - origin // d
         sig = _span(signal, begin, (count - 1) * (step // d) + size)
         blocks = sig.unfold(-1, size, step // d)  # (..., count, size)
-        groups = [[] for _ in table.groups]
         lows = []
         low_keep = (pad // feeds, (pad + step) // feeds) if feeds else None
-        for a, b in self._chunks(count, size):
+        chunks = self._chunks(count, size)
+        result = [None] * len(table.groups)
+        for a, b in chunks:
             outs, low = self._analyse(blocks[..., a:b, :], table, get, pad, step, low_keep)
-            for acc, o in zip(groups, outs):
-                acc.append(o)
             if feeds:
                 lows.append(low)
-        result = []
-        for gt, parts in zip(table.groups, groups):
-            f = torch.cat(parts, -3) if len(parts) > 1 else parts[0]  # (..., K, rows, kept)
-            f = f.movedim(-3, -2).flatten(-2)                          # (..., rows, K*kept)
-            result.append(f)
+            for i, (gt, f) in enumerate(zip(table.groups, outs)):
+                f = f.movedim(-3, -2).flatten(-2)  # (..., rows, K * kept) from this chunk's
+                at = (first + a * step) // gt.hop  # first block's start
+                lo, n = ranges[gt.index]
+                if len(chunks) == 1:
+                    result[i] = f[..., lo - at:lo - at + n]
+                    continue
+                if result[i] is None:
+                    result[i] = f.new_zeros(*f.shape[:-1], n)
+                u, v = max(lo, at), min(lo + n, at + f.shape[-1])
+                if v > u:
+                    result[i][..., u - lo:v - lo] = f[..., u - at:v - at]
         low = None
         if feeds:
             low = torch.cat(lows, -2) if len(lows) > 1 else lows[0]
@@ -329,31 +338,40 @@ class MSFT(torch.nn.Module):
     def _inverse_stage(self, groups, firsts, stage_starts, step, pad, table, low=None,
                        low_origin=0, d=1, n_out=None, keep=None):
         """Samples of a stage's blocks: each block's ``keep`` slice (default ``pad ..
-        pad + step``) concatenated, from the first block's start."""
+        pad + step``) one after the other, from the first block's start (the first
+        ``n_out``). Each chunk of blocks reads only its own frames, and writes its samples
+        into the result as it is made."""
         get = self._buffers_of(table)
         count = len(stage_starts)
         first_start = stage_starts[0]
-        framed = []
-        for gt in table.groups:
-            c, f0 = groups[gt.index], firsts[gt.index]
-            off0 = (first_start - pad) // gt.hop
-            hop_blocks = step // gt.hop
-            span = _span(c, off0 - f0, (count - 1) * hop_blocks + gt.m)
-            framed.append(span.unfold(-1, gt.m, hop_blocks).movedim(-2, -3))  # (..., K, rows, m)
-        lows = None
-        if low is not None:
-            size_l = table.low_size
-            begin = (first_start - pad) // d - low_origin
-            lows = _span(low, begin, (count - 1) * (step // d) + size_l).unfold(-1, size_l,
-                                                                                step // d)
         a_keep, b_keep = keep if keep is not None else (pad, pad + step)
-        out = []
-        for a, b in self._chunks(count, table.size):
-            blocks = self._synthesize([f[..., a:b, :, :] for f in framed], table, get,
-                                      None if lows is None else lows[..., a:b, :])
-            out.append(blocks[..., a_keep:b_keep].flatten(-2))
-        y = torch.cat(out, -1) if len(out) > 1 else out[0]
-        return y if n_out is None else y[..., :n_out]
+        per = b_keep - a_keep
+        total = count * per if n_out is None else min(n_out, count * per)
+        chunks = self._chunks(count, table.size)
+        y = None
+        for a, b in chunks:
+            framed = []
+            for gt in table.groups:
+                c, f0 = groups[gt.index], firsts[gt.index]
+                off = (first_start + a * step - pad) // gt.hop
+                hop_blocks = step // gt.hop
+                span = _span(c, off - f0, (b - a - 1) * hop_blocks + gt.m)
+                framed.append(span.unfold(-1, gt.m, hop_blocks).movedim(-2, -3))  # (.., K, rows, m)
+            lows = None
+            if low is not None:
+                size_l = table.low_size
+                begin = (first_start + a * step - pad) // d - low_origin
+                lows = _span(low, begin, (b - a - 1) * (step // d) + size_l).unfold(
+                    -1, size_l, step // d)
+            part = self._synthesize(framed, table, get, lows)[..., a_keep:b_keep].flatten(-2)
+            if len(chunks) == 1:
+                return part[..., :total]
+            if y is None:
+                y = part.new_zeros(*part.shape[:-1], total)
+            u, v = a * per, min(total, b * per)
+            if v > u:
+                y[..., u:v] = part[..., :v - u]
+        return y
 
     # -- forward and inverse -------------------------------------------------
     def forward(self, x):
@@ -387,7 +405,7 @@ class MSFT(torch.nn.Module):
             out = [None] * len(ranges)
             if kind == "periodic":
                 table, period = plan
-                frames, _ = self._forward_stage(x, 0, [0], period, 0, table, 1)
+                frames, _ = self._forward_stage(x, 0, [0], period, 0, table, 1, ranges)
                 for gt, f in zip(table.groups, frames):
                     out[gt.index] = f
             else:
@@ -398,18 +416,16 @@ class MSFT(torch.nn.Module):
                     starts = list(range(lo, hi, stage.step))
                     if stage.feeds:
                         frames, low = self._forward_stage(x, 0, starts, stage.step, stage.pad,
-                                                          stage.table, 1, feeds=d)
+                                                          stage.table, 1, ranges, feeds=d)
                         low_origin = starts[0]
                     elif low is not None:
                         frames, _ = self._forward_stage(low, low_origin, starts, stage.step,
-                                                        stage.pad, stage.table, d)
+                                                        stage.pad, stage.table, d, ranges)
                     else:
                         frames, _ = self._forward_stage(x, 0, starts, stage.step, stage.pad,
-                                                        stage.table, 1)
+                                                        stage.table, 1, ranges)
                     for gt, f in zip(stage.table.groups, frames):
-                        first, count = ranges[gt.index]
-                        at = first - starts[0] // gt.hop
-                        out[gt.index] = f[..., at:at + count]
+                        out[gt.index] = f
             return TensorCoefficients(self.transform, n, out)
 
     def inverse(self, coefficients):
