@@ -9,7 +9,8 @@ The only part of msft that imports torch; ``import msft_cli`` never does.
 - :func:`griffin_lim`: fast Griffin-Lim on the tensor engine, started from PGHI;
 - :class:`AudioCrops`: audio crops for on-the-fly features; :func:`crop_to_tensors`,
   :func:`crop_coefficients`: stored crops as tensors;
-- :func:`learn_dft`: the linear-layer experiment with ``torch.nn.Linear`` and Adam.
+- :func:`msft_cli.torch.learn_dft.learn_dft`: the linear-layer experiment with
+  ``torch.nn.Linear`` and Adam (``msft learn-dft --backend torch``).
 """
 
 from .coefficients import TensorCoefficients
