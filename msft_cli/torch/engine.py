@@ -60,6 +60,56 @@ def _weigh_(z, w):
     return z
 
 
+def _adjoint_weights(gt, size):
+    """Weights that make the synthesis kernel the adjoint of a group's analysis.
+
+    Analysis is ``X = rfft(x)`` (unnormalized), the gather ``z = X[src]`` weighed by
+    ``(w, wi)`` on (re, im), then ``ifft`` (octaves) or ``irfft`` (real bands) of length
+    ``m``, unnormalized. Adjoints (conjugate-Wirtinger gradients, torch's convention):
+    ``ifft``'s is ``fft``; ``irfft``'s is ``rfft`` doubled except at DC and Nyquist;
+    the weighing is its own; the gather's is ``index_add``; ``rfft``'s is ``irfft``
+    (unnormalized) of the half spectrum halved except at DC and Nyquist. The synthesis
+    kernel does ``fft``/``rfft``, a gather at the same positions, a weighing,
+    ``index_add`` at the same bins and ``irfft``: with the analysis windows times those
+    factors it is the adjoint."""
+    w = np.stack((gt.an_w[gt.syn_pos], gt.an_wi[gt.syn_pos]), -1)
+    if gt.real:
+        q = gt.syn_pos % gt.width
+        edge = (q == 0) | ((gt.m % 2 == 0) & (q == gt.m // 2))
+        w = w * np.where(edge, 1.0, 2.0)[:, None]
+    k = gt.syn_src
+    edge = (k == 0) | ((size % 2 == 0) & (k == size // 2))
+    return w * np.where(edge, 1.0, 0.5)[:, None]
+
+
+class _PeriodicAnalysis(torch.autograd.Function):
+    """Periodic-mode analysis whose backward is the synthesis kernel with the adjoint
+    weights (one block: no overlap, no margins): one ``index_add`` per group instead
+    of autograd's chain of gathers, scatters and copies."""
+
+    @staticmethod
+    def forward(ctx, x, module, table, period, ranges):
+        ctx.module, ctx.table, ctx.n = module, table, x.shape[-1]
+        frames, _ = module._forward_stage(x, 0, [0], period, 0, table, 1, ranges)
+        return tuple(frames)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, *grads):
+        module, table = ctx.module, ctx.table
+        get = module._buffers_of(table)
+        frames = []
+        for gt, g in zip(table.groups, grads):
+            if g is None:
+                dtype = module.dtype if gt.real else _complex(module.dtype)
+                g = torch.zeros(gt.rows, gt.m, dtype=dtype, device=module.device)
+            frames.append(g.unsqueeze(-3))  # one block
+        lead = torch.broadcast_shapes(*(f.shape[:-3] for f in frames))
+        frames = [f.expand(*lead, *f.shape[-3:]) for f in frames]
+        y = module._synthesize(frames, table, get, weights="adj")
+        return y[..., 0, :ctx.n], None, None, None, None
+
+
 class MSFT(torch.nn.Module):
     """msft's multi-scale constant-Q transform on PyTorch tensors.
 
@@ -83,6 +133,11 @@ class MSFT(torch.nn.Module):
         where float32 FFTs give 129-134 dB) for ~10-25% more time on the CPU.
         ``"native"`` keeps them in float32 (GPUs with slow float64). The
         short per-octave FFTs are always in the module's dtype.
+    adjoint_backward : bool
+        Periodic mode: the forward's backward pass is the synthesis kernel with
+        the analysis' adjoint weights (one gather and one ``index_add`` per
+        group) rather than autograd's own differentiation of each step. Default
+        True; zero mode always uses autograd.
     **params
         Parameters of :class:`msft_cli.MSFT` (``sr``, ``bins_per_octave``,
         ``mode``, ...) when ``transform`` is not given.
@@ -99,7 +154,8 @@ class MSFT(torch.nn.Module):
     """
 
     def __init__(self, transform=None, *, device=None, dtype=torch.float32,
-                 max_block_samples=None, block_fft="float64", **params):
+                 max_block_samples=None, block_fft="float64", adjoint_backward=True,
+                 **params):
         super().__init__()
         if transform is None:
             transform = ne.MSFT(**params)
@@ -126,6 +182,7 @@ class MSFT(torch.nn.Module):
         self.transform = transform
         self.max_block_samples = max_block_samples
         self.block_fft = block_fft
+        self.adjoint_backward = bool(adjoint_backward)
         # a 0-element buffer that follows .to(): the module's device and dtype
         self.register_buffer("_probe", torch.zeros(0, dtype=dtype, device=device),
                              persistent=False)
@@ -192,6 +249,7 @@ class MSFT(torch.nn.Module):
                     real)
                 put(f"{i}_syn_pos", gt.syn_pos, torch.int64)
                 put(f"{i}_syn_w", np.stack((gt.syn_w, gt.syn_wi), -1), real)
+                put(f"{i}_adj_w", _adjoint_weights(gt, table.size), real)
             put("syn_src", np.concatenate([gt.syn_src for gt in table.groups]), torch.int64)
             if table.low_an is not None:
                 put("low_an", table.low_an, real)
@@ -263,9 +321,10 @@ class MSFT(torch.nn.Module):
             low = low[..., low_keep[0]:low_keep[1]]
         return outs, low
 
-    def _synthesize(self, frames, table, get, low=None):
+    def _synthesize(self, frames, table, get, low=None, weights="syn"):
         """Blocks ``(..., K, size)`` from each group's block frames ``(..., K, rows, m)`` and,
-        for the high stage of a split, the decimated low band over each block."""
+        for the high stage of a split, the decimated low band over each block. With
+        ``weights="adj"``, the adjoint of the analysis instead (see :func:`_adjoint_weights`)."""
         lead = frames[0].shape[:-2]
         half = table.size // 2 + 1
         parts = []
@@ -275,7 +334,7 @@ class MSFT(torch.nn.Module):
             else:
                 z = torch.fft.fft(f, norm="backward")
             z = self._gather(z.flatten(-2), get(f"{i}_syn_pos"), (table.key, "syn", i))
-            parts.append(_weigh_(z, get(f"{i}_syn_w")))
+            parts.append(_weigh_(z, get(f"{i}_{weights}_w")))
         dtype = _complex(self.dtype)
         acc = torch.zeros(*lead, half, dtype=dtype, device=self.device)
         if parts:
@@ -405,7 +464,10 @@ class MSFT(torch.nn.Module):
             out = [None] * len(ranges)
             if kind == "periodic":
                 table, period = plan
-                frames, _ = self._forward_stage(x, 0, [0], period, 0, table, 1, ranges)
+                if self.adjoint_backward and torch.is_grad_enabled() and x.requires_grad:
+                    frames = _PeriodicAnalysis.apply(x, self, table, period, ranges)
+                else:
+                    frames, _ = self._forward_stage(x, 0, [0], period, 0, table, 1, ranges)
                 for gt, f in zip(table.groups, frames):
                     out[gt.index] = f
             else:
