@@ -7,14 +7,19 @@ BENCH_STAMP := $(VENV)/.bench-installed
 BUILD := build
 
 # 'compile' refreshes msft's bytecode caches.
-.PHONY: install compile demo test wisdom bench bench-all samples clean
+.PHONY: install compile demo test docs commands wisdom bench bench-all samples clean
 
 install: $(STAMP)
+
+# torch for msft_cli.torch and its tests: the CPU build 2.13.0 (from the local disk on our
+# machines), installed before the extras, whose torch>=2.1 then adds nothing (a bare torch
+# requirement would pull a CUDA build of several GB)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test,docs,torch]'
 	touch $(STAMP)
 
 # An editable install leaves msft's own modules uncompiled; compiling them once spares
@@ -28,6 +33,15 @@ demo: compile
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The documentation (docs/conf.py: Sphinx, numpydoc, myst-parser) into build/docs, warnings
+# as errors. 'commands' regenerates docs/commands.md from every command's --help first
+# (tests/test_docs_build.py checks that the committed file is what it writes).
+commands: $(STAMP)
+	$(PY) scripts/command_reference.py docs/commands.md
+
+docs: commands
+	$(PY) -m sphinx -b html -W --keep-going -q docs $(BUILD)/docs
 
 # Measured FFTW plans for the default settings, kept for every later run (minutes, once
 # per machine; msft's cache folder, see 'msft wisdom --help').
@@ -51,6 +65,7 @@ bench: $(BENCH_STAMP) compile
 	$(PY) bench/phase.py --quick --markdown $(BUILD)/bench/phase.md
 	$(PY) bench/learn_dft.py --quick --markdown $(BUILD)/bench/learn_dft.md
 	$(PY) bench/peers.py --quick --wisdom $(BUILD)/bench/fftw-wisdom --markdown $(BUILD)/bench/peers.md
+	$(PY) bench/torch_engine.py --quick --markdown $(BUILD)/bench/torch_engine.md
 
 # The long runs: 60-minute files, the published learn-dft configuration in full.
 bench-all: bench

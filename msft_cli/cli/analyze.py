@@ -4,13 +4,8 @@
 import click
 
 from msft_cli import convert
-from msft_cli.cli.options import (
-    _batch_or_one,
-    _fail_cleanly,
-    batch_options,
-    defaults,
-    transform_options,
-)
+from msft_cli.cli.common import defaults, fail_cleanly
+from msft_cli.cli.options import _batch_or_one, batch_options, transform_options
 from msft_cli.cli.progress import _progress
 from msft_cli.io import container
 from msft_cli.io.container.info import _human
@@ -36,7 +31,7 @@ _ANALYZE = defaults(convert.analyze)
               default=_ANALYZE["compression"], show_default=True, help="HDF5 compression.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @batch_options
-@_fail_cleanly
+@fail_cleanly
 def analyze(input, output, store, dtype, compression, quiet, **params):
     """Transform an audio file IN (or - for standard input) into an HDF5 container.
 

@@ -4,12 +4,8 @@
 import click
 
 from msft_cli import convert, phase
-from msft_cli.cli.options import (
-    _batch_or_one,
-    _fail_cleanly,
-    batch_options,
-    defaults,
-)
+from msft_cli.cli.common import defaults, fail_cleanly
+from msft_cli.cli.options import _batch_or_one, batch_options
 from msft_cli.cli.progress import _iterations_progress, _progress
 
 _RESYNTH = defaults(convert.resynth)
@@ -36,7 +32,7 @@ _RESYNTH = defaults(convert.resynth)
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress bar, and no summary unless --reference asks for the SNR.")
 @batch_options
-@_fail_cleanly
+@fail_cleanly
 def resynth(input, output, subtype, reference, iterations, phase_init, quiet, **settings):
     """Resynthesize audio from a container, at the source's rate and channels.
 

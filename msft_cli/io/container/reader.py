@@ -1,4 +1,5 @@
-"""The HDF5 container: writing, lazy loading and summaries (the only module that imports h5py).
+"""Reading containers: :func:`load`, the lazy :class:`Container` and its :class:`Crop`, and
+:func:`root_format`, what kind of msft file an HDF5 file is.
 
 Layout (format ``"msft"``, version 1; see docs/FORMAT.md):
 
@@ -27,7 +28,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from msft_cli.engine.coefficients import Coefficients
+from msft_cli._checks import integer
+from msft_cli.engine.coefficients import Coefficients, group_index
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io.audio import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
@@ -38,6 +40,7 @@ from msft_cli.io.container.format import (
     MAGNITUDE_DTYPES,
     STORES,
     _group_names,
+    transform_params,
 )
 
 #: The longest signal a container may declare: 24 hours at the highest sample rate.
@@ -154,13 +157,14 @@ class Container:
         self.sr = _int_attr(self.path, a, "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
         self.n_samples = _int_attr(self.path, a, "n_samples", 1, MAX_SAMPLES)
         self.n_channels = _int_attr(self.path, a, "n_channels", 1, MAX_CHANNELS)
+        for name in ("bins_per_octave", "n_octaves"):
+            _int_attr(self.path, a, name, 1, 64)
+        for name in ("fmin", "tuning"):
+            _real_attr(self.path, a, name)
+        for name in ("window", "mode"):
+            _str_attr(self.path, a, name)
         try:
-            self.transform = MSFT(
-                self.sr, fmin=_real_attr(self.path, a, "fmin"),
-                bins_per_octave=_int_attr(self.path, a, "bins_per_octave", 1, 64),
-                n_octaves=_int_attr(self.path, a, "n_octaves", 1, 64),
-                tuning=_real_attr(self.path, a, "tuning"),
-                window=_str_attr(self.path, a, "window"), mode=_str_attr(self.path, a, "mode"))
+            self.transform = MSFT.from_params(transform_params(a))
         except ParameterError as exc:
             raise ContainerError(f"{self.path}: parameters that msft cannot use ({exc})") \
                 from exc
@@ -276,12 +280,7 @@ class Container:
         return self.transform.hops
 
     def _group(self, which):
-        if which in ("lowpass", "highpass"):
-            return 0 if which == "lowpass" else len(self._datasets) - 1
-        if isinstance(which, (int, np.integer)) and 0 <= which < self.n_octaves:
-            return int(which) + 1
-        raise ParameterError(f"octave={which!r} does not exist: must be 0..{self.n_octaves - 1}"
-                             " or 'lowpass' or 'highpass'")
+        return group_index(which, self.n_octaves)
 
     def frame_times(self, octave):
         """Times in seconds of the frames of an octave (or ``"lowpass"``/``"highpass"``)."""
@@ -351,8 +350,7 @@ class Container:
         """
         hops = self.hops
         hop = hops[-1] if hop is None else hop
-        if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) \
-                or not hops[-1] <= hop <= hops[0] or hop & (hop - 1):
+        if not hops[-1] <= integer("hop", hop) <= hops[0] or hop & (hop - 1):
             raise ParameterError(f"hop={hop} must be a power of two between {hops[-1]} and "
                                  f"{hops[0]}")
         if channel != "mix" and (isinstance(channel, bool)
@@ -640,6 +638,46 @@ def _read_frames(ds, lo, hi):
     if b > a:
         out[:, :, a - lo:b - lo] = _read(ds, a, b)
     return out
+
+
+#: The 8-byte signature of an HDF5 file, at offset 0 or a power of two from 512 (a user
+#: block before it).
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_SIGNATURE_OFFSETS = (0, 512, 1024, 2048)
+
+
+def root_format(path):
+    """The root ``format`` attribute of an HDF5 file: what kind of msft file it is.
+
+    Returns
+    -------
+    str or None
+        ``"msft"`` for a container, ``"msft-model"`` for a learn-dft model
+        file, another file's own ``format`` attribute, ``""`` for an HDF5 file
+        without one (or whose attributes cannot be read), None for a file that
+        is not HDF5 (or cannot be opened).
+    """
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block: its reader refuses it
+            return None
+        with open(path, "rb") as fh:
+            head = fh.read(_SIGNATURE_OFFSETS[-1] + len(_HDF5_SIGNATURE))
+    except OSError:
+        return None
+    if not any(head[o:o + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE
+               for o in _SIGNATURE_OFFSETS):
+        return None
+    try:
+        _check_global_heaps(path, st.st_size)  # what HDF5 would loop on
+        with h5py.File(path, "r") as f:
+            if "format" not in f.attrs or h5py.h5a.open(f.id, b"format").get_type() \
+                    .get_class() != h5py.h5t.STRING:  # what HDF5 would crash on
+                return ""
+            fmt = _plain(f.attrs["format"])
+    except Exception:  # noqa: BLE001 - a damaged HDF5 file is still HDF5: its readers say why
+        return ""
+    return fmt if isinstance(fmt, str) else ""
 
 
 def load(path):
