@@ -18,19 +18,18 @@ import soundfile as sf
 
 from msft_cli._files import AtomicWrite
 from msft_cli.errors import AudioError
+from msft_cli.io.limits import (  # noqa: F401 -- MAX_* are also this module's
+    MAX_CHANNELS,
+    MAX_SAMPLE,
+    MAX_SAMPLE_RATE,
+    MAX_SAMPLES,
+    MIN_SAMPLE_RATE,
+)
 
 #: Extensions of the audio files msft picks up (any format libsndfile reads).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3",
                     ".w64", ".rf64", ".caf", ".au", ".opus")
 
-#: What msft supports (docs/limits.md): files outside these bounds are refused on
-#: opening, before anything is allocated for them.
-MIN_SAMPLE_RATE = 1000      # the transform's own lower bound (BandLayout)
-MAX_SAMPLE_RATE = 768000    # the highest rate audio interfaces offer
-MAX_CHANNELS = 64           # 7th-order ambisonics; each channel costs its block buffers
-#: The largest magnitude of a sample (full scale is 1): far below float32's 3.4e38, so
-#: that coefficients (at most a few times the samples' size) fit a complex64 container.
-MAX_SAMPLE = 1e30
 
 # a data chunk shorter than its header says: WAV's ``data``, AIFF's ``SSND``, AU's size
 _TRUNCATED = re.compile(r"^\s*(?:data|SSND|Data Size)\s*:\s*(\d+)\s*\(should be (\d+)\)",
@@ -42,7 +41,7 @@ _STREAMING_SIZES = (0, 0xFFFFFFFF)  # placeholders written by tools that stream 
 #: Frames decoded or encoded at a time (interleaved in a small buffer).
 _READ_FRAMES = 1 << 16
 #: The longest file msft reads: 24 hours at the highest rate.
-_MAX_FRAMES = 24 * 3600 * MAX_SAMPLE_RATE
+_MAX_FRAMES = MAX_SAMPLES
 
 
 #: Bytes of trailing tags and padding allowed beyond what a declared length can take.

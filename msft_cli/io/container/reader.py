@@ -32,7 +32,6 @@ from msft_cli._checks import integer
 from msft_cli.engine.coefficients import Coefficients, group_index
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ContainerError, ParameterError
-from msft_cli.io.audio import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from msft_cli.io.container.format import (
     DTYPES,
     FORMAT_NAME,
@@ -42,9 +41,8 @@ from msft_cli.io.container.format import (
     _group_names,
     transform_params,
 )
+from msft_cli.io.limits import MAX_CHANNELS, MAX_SAMPLE_RATE, MAX_SAMPLES, MIN_SAMPLE_RATE
 
-#: The longest signal a container may declare: 24 hours at the highest sample rate.
-MAX_SAMPLES = 24 * 3600 * MAX_SAMPLE_RATE
 #: Types of the real low- and high-pass bands.
 _REAL_DTYPES = ("float16", "float32", "float64")
 #: A container's ``n_samples`` may be at most this many times the values it stores per
