@@ -265,7 +265,7 @@ def main(argv=None):
     import msft_cli.io.container.info  # noqa: F401
     import msft_cli.phase  # noqa: F401
 
-    rows, bugs = [], []
+    rows, bugs, all_results = [], [], []
     began = time.time()
     for kind in kinds:
         t0 = time.time()
@@ -277,6 +277,7 @@ def main(argv=None):
 
         results = fuzz(kind, args.count, args.seed, args.timeout, args.memory, progress)
         rows.append(table(kind, results))
+        all_results.append(results)
         for name, s, what, r in results:
             if r["outcome"] in ("other", "timeout", "crash") or (
                     r["outcome"] == "MsftError" and not r["one_line"]):
@@ -292,6 +293,10 @@ def main(argv=None):
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         print(row)
+    for kind, results in zip(kinds, all_results):
+        for name, s, what, r in sorted(results, key=lambda x: -x[3]["peak_mib"])[:3]:
+            print(f"- largest peaks: {kind} {name} seed {s} ({what}): {r['outcome']}, "
+                  f"{r['peak_mib']:.0f} MiB, {r['seconds']:.1f} s")
     for bug in bugs[:40]:
         print(f"- {bug['kind']} {bug['base']} seed {bug['seed']} ({bug['mutation']}): "
               f"{bug['outcome']} {bug.get('type', bug.get('signal', ''))} "
