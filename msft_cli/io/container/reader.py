@@ -488,11 +488,30 @@ def _check_global_heaps(path, size):
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
             spans = [(0, size)] if size <= _HEAP_SCAN_WHOLE else \
                 [(0, _HEAP_SCAN_ENDS), (size - _HEAP_SCAN_ENDS, size)]
+            collections = {}
             for lo, hi in spans:
                 at = m.find(b"GCOL", lo, hi)
                 while at >= 0:
-                    _check_collection(path, m, at, size)
+                    objects = _check_collection(path, m, at, size)
+                    if objects is not None:
+                        collections[at] = objects
                     at = m.find(b"GCOL", at + 4, hi)
+            # the strings pointing into them: (length, collection address, index); HDF5
+            # allocates the length before it reads the object (a damaged one: gigabytes)
+            for at, objects in collections.items():
+                address = at.to_bytes(8, "little")
+                for lo, hi in spans:
+                    q = m.find(address, lo + 4, hi)
+                    while q >= 0:
+                        length = int.from_bytes(m[q - 4:q], "little")
+                        index = int.from_bytes(m[q + 8:q + 12], "little")
+                        inside = any(c <= q < c + 4096 for c in collections)
+                        most = objects.get(index)
+                        if most is not None and length > most and not inside:
+                            raise ContainerError(
+                                f"{path}: damaged string at byte {q - 4} (a length of "
+                                f"{length} bytes where its heap object holds {most})")
+                        q = m.find(address, q + 8, hi)
     except (OSError, ValueError) as exc:  # an empty file cannot be mapped
         if size:
             raise ContainerError(f"{path}: cannot be read ({_first_line(exc)})") from exc
@@ -500,14 +519,16 @@ def _check_global_heaps(path, size):
 
 def _check_collection(path, m, at, file_size):
     """One global heap collection at ``at``, if its header is plausible (version 1,
-    zeroed reserved bytes, at least 4096 bytes, inside the file): its objects must tile it."""
+    zeroed reserved bytes, at least 4096 bytes, inside the file): its objects must tile it.
+    Returns ``{index: size}`` of its objects, or None where there is no collection."""
     header = m[at:at + 16]
     if len(header) < 16 or header[4:8] != b"\x01\x00\x00\x00":
-        return
+        return None
     size = int.from_bytes(header[8:16], "little")
     if size < 4096 or at + size > file_size:
-        return  # not a collection (or one HDF5 refuses by itself)
+        return None  # not a collection (or one HDF5 refuses by itself)
     p, end = at + 16, at + size
+    objects = {}
     while p + 16 <= end:
         index = int.from_bytes(m[p:p + 2], "little")
         length = int.from_bytes(m[p + 8:p + 16], "little")
@@ -515,11 +536,13 @@ def _check_collection(path, m, at, file_size):
             if length != end - p:
                 raise ContainerError(f"{path}: damaged global heap at byte {at} (free space "
                                      f"of {length} bytes where {end - p} remain)")
-            return
+            return objects
+        objects[index] = length
         p += 16 + -(-length // 8) * 8
     if p > end:
         raise ContainerError(f"{path}: damaged global heap at byte {at} (an object "
                              "overruns the collection)")
+    return objects
 
 
 def _read_attrs(obj, path, where):
