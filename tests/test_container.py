@@ -983,11 +983,11 @@ def test_written_file_gets_the_usual_permissions(noise_coefficients, tmp_path):
 
 def test_writer_rejects_a_bad_dtype(small, noise_coefficients, tmp_path):
     with pytest.raises(ParameterError, match=re.escape(
-            "dtype='float32' is unknown: must be one of complex64, complex128")):
+            "dtype='float32' is unknown: must be one of complex64, complex128, complex32")):
         Writer(tmp_path / "x.h5", small, 100, 1, dtype="float32")
     with pytest.raises(ParameterError, match=re.escape(
-            "dtype='complex32' is unknown: must be one of complex64, complex128")):
-        save(noise_coefficients, tmp_path / "x.h5", dtype="complex32")
+            "dtype='complex256' is unknown: must be one of complex64, complex128, complex32")):
+        save(noise_coefficients, tmp_path / "x.h5", dtype="complex256")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -10,6 +10,7 @@ from msft_cli.cli.options import (
     _fail_cleanly,
     batch_options,
     defaults,
+    reading_options,
     transform_options_except,
 )
 from msft_cli.cli.progress import _progress
@@ -63,6 +64,7 @@ _RENDER = defaults(render_image)
               help="Resolution written into the image; text is sized for it.")
 @click.option("--title", default=_RENDER["title"],
               help="Title [default: the input's file name].")
+@reading_options(excerpt=False)
 @_audio_transform_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @batch_options

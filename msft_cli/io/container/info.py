@@ -15,7 +15,7 @@ class ContainerInfo:
             self.duration = c.duration
             self.sr, self.n_samples, self.n_channels = c.sr, c.n_samples, c.n_channels
             self.source = c.source
-            self.dtype = str(c.dtype)
+            self.dtype = c.stored_dtype
             self.store = c.store
             self.groups = []
             for g, ds in enumerate(c._datasets):
