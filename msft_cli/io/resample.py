@@ -207,17 +207,22 @@ class AudioReader:
             return out
         if a < self._lo:
             self._reset()
-        self._buf = self._buf[:, a - self._lo:] if a - self._lo < self._buf.shape[1] else \
-            np.zeros((self.channels, 0))
-        self._lo = a
-        pieces, held = [self._buf], self._lo + self._buf.shape[1]
+        buf, lo = self._buf, self._lo
+        while lo + buf.shape[1] <= a and self._fed < self.count:  # all before a: skip it
+            lo += buf.shape[1]
+            buf = self._feed()
+        cut = min(max(0, a - lo), buf.shape[1])
+        pieces, lo = [buf[:, cut:]], lo + cut
+        held = lo + pieces[0].shape[1]
         while held < b and self._fed < self.count:
             pieces.append(self._feed())
             held += pieces[-1].shape[1]
-        if len(pieces) > 1:  # joined once per read, not once per chunk
-            self._buf = np.concatenate(pieces, axis=1)
-        got = min(b, self._lo + self._buf.shape[1])
-        out[:, a - start:got - start] = self._buf[:, :got - a]
+        # joined once per read, not once per chunk; what is before ``a`` is forgotten
+        self._buf = np.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+        self._lo = lo
+        got = min(b, held)
+        if got > a:
+            out[:, a - start:got - start] = self._buf[:, a - lo:got - lo]
         return out
 
     def blocks(self, block_size=1 << 16):

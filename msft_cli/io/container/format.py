@@ -40,14 +40,14 @@ def _is_complex32(dtype):
 
 def _to_complex32(frames, where):
     """Complex frames as a COMPLEX32 record array; ParameterError where a part overflows."""
-    out = np.empty(frames.shape, COMPLEX32)
-    out["r"], out["i"] = frames.real, frames.imag
     big = max(float(np.max(np.abs(frames.real), initial=0)),
               float(np.max(np.abs(frames.imag), initial=0)))
-    if not big <= FLOAT16_MAX:
+    if not big < FLOAT16_MAX + 16:  # what rounds to at most float16's largest
         raise ParameterError(f"{where}: a coefficient part of {big:.4g} overflows "
                              f"dtype='complex32' (float16 holds up to {FLOAT16_MAX:g}): use "
                              "complex64")
+    out = np.empty(frames.shape, COMPLEX32)
+    out["r"], out["i"] = frames.real, frames.imag
     return out
 
 
