@@ -9,7 +9,7 @@ import soundfile as sf
 import soxr
 from click.testing import CliRunner
 
-from msft_cli import analyze, batch, load, read_audio, resynth, stream_audio
+from msft_cli import analyze, batch, info, load, read_audio, resynth, stream_audio
 from msft_cli.cli import main
 from msft_cli.dataset import CropDataset
 from msft_cli.errors import ParameterError
@@ -125,6 +125,9 @@ def test_an_excerpt_at_a_resampled_rate_holds_the_requested_time(tmp_path):
                 a["source_n_samples"], a["resample_quality"], a["downmix"]) == \
             (48000, 2, 24000, 48000, "HQ", "mean")
         np.testing.assert_allclose(c.to_audio(), y, atol=1e-6)
+    assert str(info(report.output)).splitlines()[3] == (
+        "  read        resampled from 48000 Hz (soxr HQ), 2 channels mixed to 1 (mean), "
+        "excerpt 0.500 s + 1.000 s of the source")
 
 
 def test_a_plain_analysis_records_its_source(tmp_path, rng):
@@ -134,6 +137,7 @@ def test_a_plain_analysis_records_its_source(tmp_path, rng):
         assert (a["source_rate"], a["source_n_channels"], a["source_start"],
                 a["source_n_samples"], a["resample_quality"], a["downmix"]) == \
             (44100, 2, 0, 4410, "", "")
+    assert "  read  " not in str(info(tmp_path / "a.h5"))
 
 
 def test_resynth_sr_gives_the_source_rate_back(tmp_path, rng):

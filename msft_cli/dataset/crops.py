@@ -208,7 +208,9 @@ class CropDataset:
                         raise ContainerError(
                             f"{path} was made with {key}={_show(params[key])} but {first} "
                             f"with {key}={_show(self.params[key])}: the containers of one "
-                            "dataset must share the transform's parameters")
+                            "dataset must share the transform's parameters"
+                            + (" (analyze them with --sr RATE, or sr=RATE, to resample to "
+                               "one rate)" if key == "sr" else ""))
             if self.channels == "all" and self.n_channels \
                     and n_channels != self.n_channels[0]:
                 raise ContainerError(
