@@ -151,7 +151,7 @@ def run_msft(name, seconds, init, iterations, outdir):
     c = t.forward(x)
     t.inverse(c)  # plans and geometry made: not timed below
     results = {}
-    steps = iter_reconstruct(c, init=init, seed=0)
+    steps = iter_reconstruct(c, phase_init=init, seed=0)
     done, generator = -1, 0.0
     for target in sorted(iterations):
         began = time.perf_counter()

@@ -30,7 +30,7 @@ from msft_cli.batch import manifest as manifest_module
 from msft_cli.cli import main
 from msft_cli.cli.progress import ConsoleProgress
 from msft_cli.engine.transform import MSFT
-from msft_cli.errors import ParameterError
+from msft_cli.errors import ContainerError, ParameterError
 
 REPO = Path(__file__).resolve().parent.parent
 SR = 44100
@@ -665,3 +665,10 @@ def test_the_slurm_example_stops_well_before_short_time_limits():
     lead = int(re.search(r"^#SBATCH --signal=B:TERM@(\d+)$", script, re.MULTILINE).group(1))
     assert lead <= 30  # plus Slurm's up to 60 s early: still inside a 2.5-minute limit
     assert "scancel --batch -s TERM" in script
+
+
+def test_merging_what_is_not_there_raises_a_container_error(tmp_path):
+    with pytest.raises(ContainerError, match=re.escape(f"{tmp_path / 'nope'}: no such file")):
+        batch.merge_manifests([tmp_path / "nope"])
+    with pytest.raises(ContainerError, match="holds no manifest"):
+        batch.merge_manifests([tmp_path])

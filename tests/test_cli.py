@@ -889,3 +889,26 @@ def test_subprocess_usage_error(tmp_path, env):
                                           (4.25, "4.2x"), (42.4, "42x"), (540.0, "540x")])
 def test_realtime_factors_never_print_as_zero(factor, text):
     assert convert.format_realtime(factor) == text
+
+
+def _imported(*args):
+    """The heavy packages a real ``python -m msft_cli ARGS`` process imports."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "msft_cli", *args],
+                         capture_output=True, text=True, check=True).stderr
+    names = {line.split("|")[-1].strip() for line in out.splitlines() if "|" in line}
+    return names & {"numpy", "scipy", "h5py", "pyfftw", "matplotlib", "soundfile", "torch"}
+
+
+@pytest.mark.parametrize("args, allowed", [
+    (["--version"], set()),
+    (["--help"], set()),
+    (["view", "--help"], set()),
+    (["info", "--help"], {"numpy", "h5py"}),
+    (["analyze", "--help"], {"numpy", "h5py", "soundfile"}),
+])
+def test_commands_import_only_what_they_use(args, allowed):
+    """msft --help and --version load click alone; no command loads matplotlib, scipy or
+    pyfftw before it draws or transforms."""
+    assert _imported(*args) <= allowed

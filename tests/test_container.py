@@ -244,7 +244,7 @@ def test_extent_is_where_each_band_has_rung_down(small):
     c = small.forward(x)
     for g, spec in enumerate(small.groups):
         env = np.abs(c.groups[g][0]).max(axis=0)
-        offset = np.abs((c.first_frame(g) + np.arange(len(env))) * spec.hop - s)
+        offset = np.abs((c.firsts[g] + np.arange(len(env))) * spec.hop - s)
         assert (offset > spec.extent).sum() > 10
         assert env[offset > spec.extent].max() < 1.05e-8 * env.max(), spec.name
         assert env[(offset <= spec.extent) & (offset > 0.8 * spec.extent)].max() \
@@ -956,7 +956,7 @@ def test_an_exception_while_writing_leaves_nothing(small, noise_coefficients, tm
     c = noise_coefficients
     with pytest.raises(RuntimeError, match="stop"):
         with Writer(path, small, c.n_samples, c.n_channels) as w:
-            w.write(1, c.first_frame(1), c.groups[1].astype(np.complex64))
+            w.write(1, c.firsts[1], c.groups[1].astype(np.complex64))
             assert not path.exists()  # never under the final name while incomplete
             assert len(_leftovers(tmp_path)) == 1
             raise RuntimeError("stop")
@@ -1019,20 +1019,26 @@ def test_writer_rejects_no_channels_and_leaves_nothing(small, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("n_samples, n_channels, bad", [
-    (0, 1, "n_samples=0"), (-5, 1, "n_samples=-5"), (100.0, 1, "n_samples=100.0"),
-    (True, 1, "n_samples=True"), ("100", 1, "n_samples='100'"),
-    (100, -1, "n_channels=-1"), (100, 2.0, "n_channels=2.0"), (100, True, "n_channels=True"),
-    (100, None, "n_channels=None"),
+@pytest.mark.parametrize("n_samples, n_channels, error, message", [
+    (0, 1, ParameterError, "n_samples=0 must be a positive integer"),
+    (-5, 1, ParameterError, "n_samples=-5 must be a positive integer"),
+    (100.0, 1, TypeError, "n_samples must be an int, not float"),
+    (True, 1, TypeError, "n_samples must be an int, not bool"),
+    ("100", 1, TypeError, "n_samples must be an int, not str"),
+    (100, -1, ParameterError, "n_channels=-1 must be a positive integer"),
+    (100, 2.0, TypeError, "n_channels must be an int, not float"),
+    (100, True, TypeError, "n_channels must be an int, not bool"),
+    (100, None, TypeError, "n_channels must be an int, not NoneType"),
 ])
-def test_writer_validates_its_sizes_before_making_a_file(n_samples, n_channels, bad, small,
-                                                         tmp_path, monkeypatch):
+def test_writer_validates_its_sizes_before_making_a_file(n_samples, n_channels, error, message,
+                                                         small, tmp_path, monkeypatch):
     def no_file(*args, **kwargs):
         raise AssertionError("a temporary file was made before the sizes were checked")
 
     monkeypatch.setattr(tempfile, "mkstemp", no_file)
-    with pytest.raises(ParameterError, match=re.escape(f"{bad} must be a positive integer")):
+    with pytest.raises(error) as info:
         Writer(tmp_path / "x.h5", small, n_samples, n_channels)
+    assert str(info.value) == message
     assert list(tmp_path.iterdir()) == []
 
 
@@ -1040,7 +1046,7 @@ def test_writer_accepts_numpy_integer_sizes(small, rng, tmp_path):
     c = small.forward(rng.standard_normal((2, 3000)))
     with Writer(tmp_path / "x.h5", small, np.int64(3000), np.int32(2)) as w:
         for g, arr in enumerate(c.groups):
-            w.write(g, c.first_frame(g), arr)
+            w.write(g, c.firsts[g], arr)
     with load(tmp_path / "x.h5") as box:
         assert (box.n_samples, box.n_channels) == (3000, 2)
 
@@ -1122,3 +1128,20 @@ def test_complex32_containers_resynthesize_render_and_crop(tmp_path, rng):
     refs = CropDataset(tmp_path / "ref.h5", frames=4, order="sequential", encoding="complex")
     a, b = crops[1]["octaves"][2], refs[1]["octaves"][2]
     assert np.max(np.abs(a - b)) <= 2.0**-10 * np.max(np.abs(b))
+
+
+def test_root_format_tells_msft_files_apart(tmp_path):
+    """root_format reads the root ``format`` attribute: msft containers, model files, foreign
+    HDF5 files (with and without one) and files that are not HDF5 at all."""
+    from msft_cli.io.container import root_format
+    box = tmp_path / "box.h5"
+    save(MSFT(8000, fmin=100.0).forward(np.zeros(800)), box)
+    assert root_format(box) == "msft"
+    for name, attrs in (("model.h5", {"format": "msft-model"}), ("other.h5", {"format": "x"}),
+                        ("bare.h5", {})):
+        with h5py.File(tmp_path / name, "w") as f:
+            f.attrs.update(attrs)
+        assert root_format(tmp_path / name) == attrs.get("format", "")
+    (tmp_path / "text.h5").write_text("not hdf5")
+    assert root_format(tmp_path / "text.h5") is None
+    assert root_format(tmp_path / "missing.h5") is None

@@ -145,7 +145,7 @@ def test_iterations_zero_is_the_initial_estimate(periodic):
 
 def test_iter_reconstruct_matches_reconstruct(periodic):
     c = periodic.forward(chord())
-    steps = iter_reconstruct(c, init="random", seed=3)
+    steps = iter_reconstruct(c, phase_init="random", seed=3)
     for _ in range(5):
         last = next(steps)
     np.testing.assert_allclose(last.groups[2], reconstruct(c, 4, "random", seed=3).groups[2],
@@ -165,8 +165,8 @@ def test_a_yielded_estimate_is_never_changed_afterwards(periodic):
 
 def test_init_from_coefficients_continues_a_run(periodic):
     c = periodic.forward(chirp())
-    first = reconstruct(c, 10, init="random", seed=1)
-    more = reconstruct(c, 10, init=first)
+    first = reconstruct(c, 10, phase_init="random", seed=1)
+    more = reconstruct(c, 10, phase_init=first)
     assert spectral_convergence(c, more.inverse()) < spectral_convergence(c, first.inverse())
 
 
@@ -259,8 +259,8 @@ def test_hann_window_works():
     ({"iterations": -1}, ParameterError, "iterations=-1 must be at least 0"),
     ({"iterations": 2.0}, TypeError, "iterations must be an int, not float"),
     ({"iterations": True}, TypeError, "iterations must be an int, not bool"),
-    ({"init": "smart"}, ParameterError,
-     "init='smart' is unknown: must be one of pghi, random, zero or complex Coefficients"),
+    ({"phase_init": "smart"}, ParameterError,
+     "phase_init='smart' is unknown: must be one of pghi, random, zero or complex Coefficients"),
     ({"momentum": 2.0}, ParameterError,
      "momentum=2 is out of range: must be between 0 and 1.5 (0: plain Griffin-Lim)"),
     ({"real_bands": "drop"}, ParameterError,
@@ -291,9 +291,9 @@ def test_bad_magnitudes(periodic):
 def test_init_must_match(periodic, zero):
     c = periodic.forward(chirp(2000))
     other = zero.forward(chirp(2000))
-    with pytest.raises(ParameterError, match=r"^init holds 1 channel\(s\) x 2000 samples by "
+    with pytest.raises(ParameterError, match=r"^phase_init holds 1 channel\(s\) x 2000 samples by "
                                              r"MSFT\(.*mode='zero'\): must match the magnitudes"):
-        reconstruct(c, 1, init=other)
+        reconstruct(c, 1, phase_init=other)
 
 
 # -- magnitude containers -------------------------------------------------------------
@@ -617,3 +617,22 @@ def test_long_containers_are_reconstructed_in_segments(zero, tmp_path):
     assert true < whole["spectral_convergence_db"] + 2
     assert abs(measured["spectral_convergence_db"] - true) < 1.5
     assert true < -20
+
+
+def test_init_is_the_old_name_of_phase_init():
+    """reconstruct, iter_reconstruct and resynthesize took ``init=``; it still works for one
+    release, with a DeprecationWarning, and giving both names is an error."""
+    t = MSFT(8000, fmin=100.0)
+    c = t.forward(np.random.default_rng(0).standard_normal(2000))
+    mags = Coefficients(t, c.n_samples, [np.abs(g) if k not in (0, len(c.groups) - 1) else g
+                                         for k, g in enumerate(c.groups)])
+    with pytest.warns(DeprecationWarning, match=r"^reconstruct\(init=\.\.\.\) is deprecated "
+                                                r"since msft 0\.2\.0: use phase_init=$"):
+        old = reconstruct(mags, 2, init="zero")
+    new = reconstruct(mags, 2, phase_init="zero")
+    np.testing.assert_array_equal(old.octaves[0], new.octaves[0])
+    with pytest.warns(DeprecationWarning, match=r"^iter_reconstruct\(init="):
+        next(iter_reconstruct(mags, init="zero"))
+    with pytest.raises(TypeError, match=r"^reconstruct\(\) got both init= and phase_init=: "
+                                        r"give phase_init= only$"):
+        reconstruct(mags, 2, init="zero", phase_init="zero")

@@ -295,7 +295,7 @@ def test_low_stage_takes_a_song_in_one_block(seconds):
     (step, margin), (high_step, high_margin) = t._block_plan(n)
     low, high = t._stages
     ranges = [t.frame_range(g, n) for g in range(len(t.groups))]
-    lo, hi = t._spans(ranges, n)[0]
+    lo, hi = t.blocks.spans(ranges, n)[0]
     coarse, fine = t._ladders[0]
     assert margin == low.margin and step in fine and hi - lo <= step < 1.25 * (hi - lo)
     assert step > t.block_size  # beyond the one-rate default: the old plan had seams
@@ -405,14 +405,13 @@ def test_sine_at_band_centre_has_its_amplitude(calibration_transforms, which, oc
     n = 4 * sr
     y = amplitude * np.cos(2 * np.pi * f * np.arange(n) / sr + 0.7)
     c = t.forward(y)
-    g = octave + 1
-    times = c.frame_times(g)
+    times = c.frame_times(octave)
     middle = (times > 1.5) & (times < 2.5)  # far from the edges' transients
     mag = np.abs(c.octaves[octave][b, middle])
     np.testing.assert_allclose(mag, amplitude, rtol=0.01)
     for other in (octave - 1, octave + 1):  # the same bin an octave away is silent
         if 0 <= other < t.n_octaves:
-            tt = c.frame_times(other + 1)
+            tt = c.frame_times(other)
             assert np.abs(c.octaves[other][b, (tt > 1.5) & (tt < 2.5)]).max() < 0.01 * amplitude
 
 
@@ -424,7 +423,7 @@ def test_sine_on_an_fft_bin_has_its_amplitude():
         f = t.frequencies[octave][0]
         y = 0.5 * np.sin(2 * np.pi * f * np.arange(n) / SR)
         c = t.forward(y)
-        tt = c.frame_times(octave + 1)
+        tt = c.frame_times(octave)
         mag = np.abs(c.octaves[octave][0, (tt > 1.5) & (tt < 2.5)])
         np.testing.assert_allclose(mag, 0.5, rtol=0.01)
 
@@ -435,16 +434,21 @@ def test_residual_bands_calibrated(zero16):
     n = 3 * SR
     a = 0.3
     c = zero16.forward(np.full(n, a))
-    tt = c.frame_times(0)
+    tt = c.frame_times("lowpass")
     np.testing.assert_allclose(c.lowpass[0, (tt > 1) & (tt < 2)], a, rtol=1e-3)
-    assert max(np.abs(o[:, (c.frame_times(j + 1) > 1) & (c.frame_times(j + 1) < 2)]).max()
+    assert max(np.abs(o[:, (c.frame_times(j) > 1) & (c.frame_times(j) < 2)]).max()
                for j, o in enumerate(c.octaves)) < 1e-3 * a
     c = zero16.forward(a * (-1.0) ** np.arange(n))
-    tt = c.frame_times(len(zero16.groups) - 1)
+    tt = c.frame_times("highpass")
     np.testing.assert_allclose(np.abs(c.highpass[0, (tt > 1) & (tt < 2)]), a, rtol=1e-3)
 
 
 # -- frame grids ------------------------------------------------------------------
+
+def _band(t, group):
+    """The public name of band group ``group`` (0 = low-pass): an octave or a real band."""
+    return ("lowpass", *range(t.n_octaves), "highpass")[group]
+
 
 def _frame_samples(c, group):
     """Times of a group's stored frames in samples (exact integers)."""
@@ -464,9 +468,9 @@ def test_frame_grids_nest(mode):
     for j in range(t.n_octaves - 1):
         assert hops[j] == 2 * hops[j + 1]
         a, b = _frame_samples(c, j + 1), _frame_samples(c, j + 2)
-        np.testing.assert_allclose(c.frame_times(j + 1), a / SR, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(c.frame_times(j), a / SR, rtol=0, atol=1e-12)
         # global index k of octave j and 2k of octave j+1 share a time
-        ka = c.first_frame(j + 1) + np.arange(len(a))
+        ka = c.first_frame(j) + np.arange(len(a))
         assert np.array_equal(ka * hops[j], (2 * ka) * hops[j + 1])
         # where both octaves hold frames, the coarse times are exactly every second fine one
         lo, hi = max(a[0], b[0]), min(a[-1], b[-1])
@@ -491,7 +495,7 @@ def test_stored_frame_times_are_subsets(mode):
     for j in range(t.n_octaves - 1):
         a, b = _frame_samples(c, j + 1), _frame_samples(c, j + 2)
         assert set(a) <= set(b), j
-        assert set(a) == set(b[::2] if c.first_frame(j + 2) % 2 == 0 else b[1::2])
+        assert set(a) == set(b[::2] if c.first_frame(j + 1) % 2 == 0 else b[1::2])
 
 
 @pytest.mark.parametrize("n", [1, 1000, SR + 77])
@@ -500,13 +504,13 @@ def test_frames_cover_signal_and_extents(n):
     c = t.forward(np.ones(n))
     for g, group in enumerate(t.groups):
         first, count = t.frame_range(g, n)
-        assert c.first_frame(g) == first
+        assert c.first_frame(_band(t, g)) == first
         assert c.groups[g].shape == (1, group.n_bins, count)
         assert first < 0
         start, stop = first * group.hop, (first + count) * group.hop  # stop is exclusive
         assert start <= -group.extent < start + group.hop  # just reaches the extent
         assert stop - group.hop <= n - 1 + group.extent < stop
-        times = c.frame_times(g)
+        times = c.frame_times(_band(t, g))
         assert len(times) == count
         np.testing.assert_allclose(times, (first + np.arange(count)) * group.hop / SR,
                                    rtol=0, atol=1e-12)
@@ -534,7 +538,7 @@ def test_impulse_peaks_at_its_frame_time(zero16):
     c = zero16.forward(_impulse(n, pos))
     for g in range(len(zero16.groups)):
         env = np.abs(c.groups[g][0]).max(axis=0)
-        assert c.frame_times(g)[np.argmax(env)] * SR == pytest.approx(pos)
+        assert c.frame_times(_band(zero16, g))[np.argmax(env)] * SR == pytest.approx(pos)
 
 
 def test_iter_forward_yields_each_frame_once_in_order(streamed16, rng):
@@ -782,3 +786,51 @@ def test_block_size_rounded_to_coarsest_hop():
     assert default.block_size >= 2 * default.margin
     assert default.margin % hop_max == 0
     assert default.margin >= max(g.extent for g in default.groups)
+
+
+def test_the_parameter_registry_is_the_constructors():
+    """PARAMS, OPTIONS and KEYWORDS name every keyword of MSFT, and to_params gives PARAMS."""
+    import inspect
+
+    from msft_cli.engine.transform import KEYWORDS, OPTIONS, PARAMS
+    keywords = tuple(inspect.signature(MSFT.__init__).parameters)[2:]  # self, sr
+    assert KEYWORDS == keywords
+    assert set(PARAMS) | set(OPTIONS) | {"fmax"} == {"sr", *keywords}
+    t = MSFT(SR, fmin=FMIN, bins_per_octave=6, mode="periodic", threads=1)
+    assert tuple(t.to_params()) == PARAMS
+    assert MSFT.from_params({**t.to_params(), "n_samples": 5}, threads=2) == t
+
+
+def test_transforms_are_equal_by_their_parameters_and_read_only():
+    a = MSFT(SR, fmin=FMIN, threads=1)
+    b = MSFT(SR, fmin=FMIN, threads=2, planner="measure", block_size=4096)
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != MSFT(SR, fmin=FMIN, mode="periodic") and a != "MSFT"
+    for name in ("sr", "fmin", "tuning", "mode", "window", "block_size", "n_octaves"):
+        with pytest.raises(AttributeError):
+            setattr(a, name, getattr(a, name))
+
+
+def test_from_params_names_the_missing_parameter():
+    params = MSFT(SR, fmin=FMIN).to_params()
+    del params["window"]
+    with pytest.raises(ParameterError, match=r"^transform parameters lack 'window': give "
+                                             r"MSFT.to_params\(\)'s dict$"):
+        MSFT.from_params(params)
+
+
+def test_bands_are_named_one_way_in_coefficients_and_containers(tmp_path):
+    """Octave j (coarse to fine), "lowpass" and "highpass": the same band for frame_times
+    of Coefficients and of the container they are saved to."""
+    from msft_cli import load, save
+    t = MSFT(SR, fmin=FMIN)
+    c = t.forward(np.random.default_rng(1).standard_normal(SR // 2))
+    save(c, tmp_path / "c.h5", dtype="complex128")
+    with load(tmp_path / "c.h5") as box:
+        for band in (*range(t.n_octaves), "lowpass", "highpass"):
+            np.testing.assert_array_equal(c.frame_times(band), box.frame_times(band))
+    assert c.first_frame(0) == c.firsts[1] and c.first_frame("highpass") == c.firsts[-1]
+    for bad in (t.n_octaves, -1, True, "octave_0"):
+        with pytest.raises(ParameterError, match=r"^octave=.* does not exist: must be 0\.\.5 "
+                                                 r"or 'lowpass' or 'highpass'$"):
+            c.frame_times(bad)

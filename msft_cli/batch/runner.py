@@ -12,6 +12,7 @@ from multiprocessing.connection import wait as _wait_for
 from pathlib import Path
 
 from msft_cli import convert
+from msft_cli._checks import integer
 from msft_cli._version import __version__
 from msft_cli.batch.manifest import (
     _RESYNTH_SET,
@@ -35,6 +36,12 @@ from msft_cli.io.resample import DEFAULT_QUALITY, check_excerpt, check_quality, 
 _SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP"))
                  if s is not None)
 _PROBE_SR = 192000  # transform parameters that fail at this rate fail at every lower one
+#: Seconds the stopped workers get to finish their block and clean up before they are killed.
+_STOP_SECONDS = 10
+#: Seconds to wait for a killed worker to go.
+_KILL_SECONDS = 5
+#: Seconds between the parent's looks at its workers when none has written.
+_POLL_SECONDS = 0.25
 
 
 _stop_requested = False
@@ -115,11 +122,7 @@ class _Signals:
 def _check_jobs(jobs):
     if jobs is None:
         return cores()
-    if isinstance(jobs, bool) or not isinstance(jobs, int):
-        raise TypeError(f"jobs must be an int, not {type(jobs).__name__}")
-    if jobs < 1:
-        raise ParameterError(f"jobs={jobs} must be at least 1")
-    return jobs
+    return integer("jobs", jobs, minimum=1)
 
 
 def _check_options(command, options):
@@ -378,7 +381,7 @@ class _Run:
                 for w in self.workers:
                     handles[w.conn] = w
                     handles[w.process.sentinel] = w
-                for obj in _wait_for(list(handles), timeout=0.25):
+                for obj in _wait_for(list(handles), timeout=_POLL_SECONDS):
                     w = handles[obj]
                     if w in self.workers:
                         self._handle(w)
@@ -403,12 +406,12 @@ class _Run:
                     w.process.terminate()
                 except (OSError, AttributeError):
                     pass
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + _STOP_SECONDS
         for w in self.workers:
             w.process.join(timeout=max(0.1, deadline - time.monotonic()))
             if w.process.is_alive():
                 w.process.kill()
-                w.process.join(timeout=5)
+                w.process.join(timeout=_KILL_SECONDS)
         for w in busy:
             self._handle(w)  # a file finished just before the worker stopped
             if w.task is not None:

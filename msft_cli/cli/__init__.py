@@ -28,6 +28,8 @@ COMMANDS = {
                   "activation) to do a DFT, an STFT or msft."),
     "wisdom": ("wisdom", "wisdom",
                "Measure the fastest FFTW plans once, for every later run on this machine."),
+    "view": ("view", "view",
+             "Look at and listen to containers (or audio files) in the browser."),
     "merge-manifests": ("manifests", "merge_manifests", "Merge the manifests of batch runs "
                         "and shards into one JSON-lines file."),
 }

@@ -4,11 +4,10 @@
 import click
 
 from msft_cli import convert
+from msft_cli.cli.common import defaults, fail_cleanly
 from msft_cli.cli.options import (
     _batch_or_one,
-    _fail_cleanly,
     batch_options,
-    defaults,
     reading_options,
     transform_options,
 )
@@ -39,11 +38,11 @@ _ANALYZE = defaults(convert.analyze)
               default=_ANALYZE["compression"], show_default=True, help="HDF5 compression.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @batch_options
-@_fail_cleanly
+@fail_cleanly
 def analyze(input, output, store, dtype, compression, quiet, **params):
     """Transform an audio file IN (or - for standard input) into an HDF5 container.
 
-    Every channel is kept. IN is any file libsndfile reads: WAV, FLAC, OGG,
+    Every channel is kept (unless --mono). IN is any file libsndfile reads: WAV, FLAC, OGG,
     AIFF, MP3 and more.
 
     --sr resamples while reading (soxr, streamed: bounded memory for any

@@ -3,15 +3,13 @@
 
 import click
 
-from msft_cli.cli.options import (
-    _fail_cleanly,
-)
+from msft_cli.cli.common import fail_cleanly
 from msft_cli.io import container
 
 
 @click.command()
 @click.argument("input", metavar="IN.h5")
-@_fail_cleanly
+@fail_cleanly
 def info(input):
     """Print a summary of a container: source, duration, parameters, octaves.
 

@@ -4,10 +4,7 @@
 import click
 
 from msft_cli import batch
-from msft_cli.cli.options import (
-    _fail_cleanly,
-    defaults,
-)
+from msft_cli.cli.common import defaults, fail_cleanly
 
 _MERGE = defaults(batch.merge_manifests)
 
@@ -18,7 +15,7 @@ _MERGE = defaults(batch.merge_manifests)
               help=f"Manifest to write [default: {batch.MERGED_MANIFEST} in the first folder].")
 @click.option("--all", "history", is_flag=True, default=_MERGE["history"],
               help="Every record of every run, by time, not the latest of each file.")
-@_fail_cleanly
+@fail_cleanly
 def merge_manifests(paths, output, history):
     """Merge the manifests of batch runs and shards into one JSON-lines file.
 

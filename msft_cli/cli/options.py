@@ -1,7 +1,5 @@
 """Option groups shared by the commands, and the way library errors reach the user."""
 
-import functools
-import inspect
 import os
 import sys
 
@@ -9,31 +7,13 @@ import click
 from click.core import ParameterSource
 
 from msft_cli import batch
+from msft_cli.cli.common import defaults
 from msft_cli.cli.progress import ConsoleProgress
 from msft_cli.engine.bands import WINDOWS
 from msft_cli.engine.fftw import PLANNERS
 from msft_cli.engine.transform import MODES, MSFT
-from msft_cli.errors import MsftError
-
-
-def defaults(func):
-    """The keyword defaults of a library function: the CLI's defaults are the library's."""
-    return {k: p.default for k, p in inspect.signature(func).parameters.items()
-            if p.default is not inspect.Parameter.empty}
-
 
 _DEFAULTS = defaults(MSFT.__init__)
-
-
-def _fail_cleanly(func):
-    """Turn msft's errors into ``Error: ...`` and exit status 1."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except MsftError as exc:
-            raise click.ClickException(str(exc)) from None
-    return wrapper
 
 
 _BATCH = defaults(batch.run)

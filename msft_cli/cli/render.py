@@ -4,12 +4,11 @@ import sys
 
 import click
 
+from msft_cli.cli.common import defaults, fail_cleanly
 from msft_cli.cli.options import (
     _batch_or_one,
     _Channel,
-    _fail_cleanly,
     batch_options,
-    defaults,
     reading_options,
     transform_options_except,
 )
@@ -68,7 +67,7 @@ _RENDER = defaults(render_image)
 @_audio_transform_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @batch_options
-@_fail_cleanly
+@fail_cleanly
 def render(inputs, output, format_, quiet, **options):
     """Draw containers or audio files IN as images, each octave at its own time resolution.
 

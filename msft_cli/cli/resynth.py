@@ -4,13 +4,8 @@
 import click
 
 from msft_cli import convert, phase
-from msft_cli.cli.options import (
-    _batch_or_one,
-    _fail_cleanly,
-    batch_options,
-    _Number,
-    defaults,
-)
+from msft_cli.cli.common import defaults, fail_cleanly
+from msft_cli.cli.options import _batch_or_one, _Number, batch_options
 from msft_cli.io.resample import QUALITIES
 from msft_cli.cli.progress import _iterations_progress, _progress
 
@@ -44,7 +39,7 @@ _RESYNTH = defaults(convert.resynth)
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress bar, and no summary unless --reference asks for the SNR.")
 @batch_options
-@_fail_cleanly
+@fail_cleanly
 def resynth(input, output, subtype, reference, iterations, phase_init, sr, resample_quality,
             quiet, **settings):
     """Resynthesize audio from a container, at its rate (or --sr) and channels.

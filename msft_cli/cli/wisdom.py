@@ -4,10 +4,8 @@ import time
 
 import click
 
-from msft_cli.cli.options import (
-    _fail_cleanly,
-    transform_options_except,
-)
+from msft_cli.cli.common import fail_cleanly
+from msft_cli.cli.options import transform_options_except
 from msft_cli.engine.fftw import wisdom_path
 from msft_cli.engine.transform import plan_wisdom
 
@@ -27,7 +25,7 @@ from msft_cli.engine.transform import plan_wisdom
               show_default=True, help="FFTW planner effort: patient plans take far longer to make.")
 @transform_options_except("threads", "planner")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing.")
-@_fail_cleanly
+@fail_cleanly
 def wisdom(sr, seconds, channels, threads, planner, quiet, **options):
     """Measure the fastest FFTW plans once, for every later run on this machine.
 

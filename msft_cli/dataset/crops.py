@@ -1,53 +1,20 @@
 """Fixed-length crops of a set of containers: the catalogue, sampling, reading, layout."""
 
-import os
-from collections import OrderedDict
-from pathlib import Path
-
 import numpy as np
 
+from msft_cli._checks import choice, integer, non_negative, positive, real
+from msft_cli.dataset.catalogue import _container_paths, survey
 from msft_cli.dataset.encoding import _encoding
+from msft_cli.dataset.handles import ProcessHandles
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
-from msft_cli.errors import ContainerError, ParameterError
-from msft_cli.io.container.reader import load
+from msft_cli.errors import ParameterError
 
 LAYOUTS = ("octaves", "image")
 ORDERS = ("random", "sequential")
 SHORT = ("error", "skip", "pad")
 CHANNELS = ("mix", "each", "all")
 
-#: Transform parameters that must agree between the containers of one dataset.
-_PARAMS = ("sr", "fmin", "bins_per_octave", "n_octaves", "tuning", "window", "mode")
-
-
-def _show(value):
-    """A parameter's value for a message: text quoted, numbers plain."""
-    if isinstance(value, (float, np.floating)):
-        return repr(float(value))
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _container_paths(source, pattern):
-    """Container paths from a folder, a file, or a list of them, in a stable order."""
-    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    if not items:
-        raise ParameterError("source is an empty list: give a folder or container paths")
-    paths = []
-    for item in items:
-        if not isinstance(item, (str, os.PathLike)):
-            raise TypeError(f"source entries must be paths, not {type(item).__name__}")
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(q for q in p.rglob(pattern) if q.is_file())
-            if not found:
-                raise ContainerError(f"{p}: no containers ({pattern}) in this folder")
-            paths.extend(found)
-        elif p.exists():
-            paths.append(p)
-        else:
-            raise ContainerError(f"{p}: no such file or folder")
-    return paths
 
 
 class CropDataset:
@@ -60,7 +27,8 @@ class CropDataset:
     Parameters
     ----------
     source : path or list of paths
-        A folder (searched recursively for ``pattern``), a container, or a list of both.
+        A folder (searched recursively for ``pattern``, hidden files and folders
+        skipped), a container, or a list of both.
     seconds : float, optional
         Crop length in seconds, rounded to the nearest whole number of
         lowest-octave frames (:attr:`crop_seconds` is the exact length).
@@ -159,33 +127,27 @@ class CropDataset:
                  max_open=32):
         for name, value, allowed in (("order", order, ORDERS), ("layout", layout, LAYOUTS),
                                      ("short", short, SHORT)):
-            if value not in allowed:
-                raise ParameterError(f"{name}={value!r} is unknown: must be one of "
-                                     f"{', '.join(allowed)}")
+            choice(name, value, allowed)
         if isinstance(channels, bool) or not (
                 channels in CHANNELS if isinstance(channels, str)
                 else isinstance(channels, (int, np.integer)) and channels >= 0):
             raise ParameterError(f"channels={channels!r} must be one of {', '.join(CHANNELS)} "
                                  "or a channel index (0, 1, ...)")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ParameterError(f"seed={seed!r} must be a non-negative integer")
-        if isinstance(max_open, bool) or not isinstance(max_open, (int, np.integer)) \
-                or max_open < 1:
-            raise ParameterError(f"max_open={max_open!r} must be a positive integer")
+        non_negative("seed", seed)
+        positive("max_open", max_open)
         if n_crops is not None:
             if order != "random":
                 raise ParameterError("n_crops applies to order='random' only")
-            if isinstance(n_crops, bool) or not isinstance(n_crops, (int, np.integer)) \
-                    or n_crops < 1:
-                raise ParameterError(f"n_crops={n_crops!r} must be a positive integer")
+            positive("n_crops", n_crops)
         self.encoding = _encoding(encoding)
         self.order, self.layout, self.short = order, layout, short
         self.channels = channels if isinstance(channels, str) else int(channels)
         self.seed, self.epoch = int(seed), 0
         self.residuals = bool(residuals)
         self.max_open = int(max_open)
-        self._boxes, self._pid, self._transforms = OrderedDict(), os.getpid(), {}
-        self._survey(_container_paths(source, pattern))
+        paths = _container_paths(source, pattern)
+        self._handles = ProcessHandles(paths, self._unchanged, self.max_open)
+        self._survey(paths)
         self._length(seconds, frames)
         self._image_grid(image_hop)
         self._index(n_crops)
@@ -193,36 +155,8 @@ class CropDataset:
     # -- set-up ------------------------------------------------------------------------------
     def _survey(self, paths):
         """Open every container once: same parameters, channel counts, lengths."""
-        self.params = None
-        first = None
-        self.n_samples, self.n_channels = [], []
-        for path in paths:
-            with load(path) as box:
-                params = box.transform.to_params()
-                n_samples, n_channels = box.n_samples, box.n_channels
-            if first is None:
-                first, self.params = path, params
-            else:
-                for key in _PARAMS:
-                    if params[key] != self.params[key]:
-                        raise ContainerError(
-                            f"{path} was made with {key}={_show(params[key])} but {first} "
-                            f"with {key}={_show(self.params[key])}: the containers of one "
-                            "dataset must share the transform's parameters"
-                            + (" (analyze them with --sr RATE, or sr=RATE, to resample to "
-                               "one rate)" if key == "sr" else ""))
-            if self.channels == "all" and self.n_channels \
-                    and n_channels != self.n_channels[0]:
-                raise ContainerError(
-                    f"{path} has {n_channels} channel(s) but {paths[0]} has "
-                    f"{self.n_channels[0]}: channels='all' needs the same number in every "
-                    "file (use 'mix', 'each' or a channel index)")
-            if isinstance(self.channels, int) and self.channels >= n_channels:
-                raise ParameterError(f"channels={self.channels} does not exist in {path}: it "
-                                     f"has {n_channels} channel(s)")
-            self.n_samples.append(n_samples)
-            self.n_channels.append(n_channels)
-        self.paths = list(paths)
+        self.params, self.n_samples, self.n_channels = survey(paths, self.channels)
+        self.paths = paths
         t = self.transform
         self.sr = t.sr
         self.hops = list(t.hops)
@@ -233,16 +167,11 @@ class CropDataset:
         if seconds is not None and frames is not None:
             raise ParameterError("give seconds or frames, not both")
         if frames is not None:
-            if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) \
-                    or frames < 1:
-                raise ParameterError(f"frames={frames!r} must be a positive integer (frames "
-                                     "of the lowest octave)")
-            count = int(frames)
+            count = positive("frames", frames,
+                             rule="a positive integer (frames of the lowest octave)")
         else:
             seconds = 2.0 if seconds is None else seconds
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.number)) \
-                    or not np.isfinite(seconds) or seconds <= 0:
-                raise ParameterError(f"seconds={seconds!r} must be a positive duration")
+            seconds = real("seconds", seconds, above=0, rule="a positive duration")
             count = max(1, int(round(seconds * self.sr / self.grid_hop)))
         self.crop_frames = count
         self.crop_samples = count * self.grid_hop
@@ -282,8 +211,8 @@ class CropDataset:
             self.image_hop = None
         else:
             image_hop = hops[-1] if image_hop is None else image_hop
-            if isinstance(image_hop, bool) or not isinstance(image_hop, (int, np.integer)) \
-                    or not hops[-1] <= image_hop <= hops[0] or image_hop & (image_hop - 1):
+            if not hops[-1] <= integer("image_hop", image_hop) <= hops[0] \
+                    or image_hop & (image_hop - 1):
                 raise ParameterError(f"image_hop={image_hop!r} must be a power of two between "
                                      f"{hops[-1]} and {hops[0]}")
             if image_hop > hops[-1] and not self.encoding.magnitude_like:
@@ -338,66 +267,30 @@ class CropDataset:
     @property
     def transform(self):
         """The containers' transform (made in each process on first use)."""
-        t = self._transforms.get("data")
-        if t is None:
-            t = self._transforms["data"] = MSFT.from_params(self.params, threads=1)
-        return t
+        return self._handles.get("data", lambda: MSFT.from_params(self.params, threads=1))
 
     def _inverse_transform(self):
         """The zero-mode transform that resynthesizes crops (blocks of one crop)."""
-        t = self._transforms.get("inverse")
-        if t is None:
-            params = dict(self.params, mode="zero")
-            t = self._transforms["inverse"] = MSFT.from_params(
-                params, threads=1, block_size=self.crop_samples)
-        return t
+        return self._handles.get("inverse", lambda: MSFT.from_params(
+            dict(self.params, mode="zero"), threads=1, block_size=self.crop_samples))
+
+    def _unchanged(self, i, box):
+        """Whether an opened container ``i`` is the one the survey saw."""
+        return box.transform.to_params() == self.params and box.n_samples == self.n_samples[i]
 
     def _box(self, i):
         """Container ``i``, opened in this process (never a handle inherited by a fork)."""
-        pid = os.getpid()
-        if pid != self._pid:
-            stale, self._boxes, self._pid = self._boxes, OrderedDict(), pid
-            self._transforms = {}
-            for box in stale.values():  # this process's copies only: the parent keeps its own
-                try:
-                    box.close()
-                except Exception:  # noqa: BLE001 - a copy that cannot close is simply dropped
-                    pass
-        box = self._boxes.get(i)
-        if box is None:
-            box = self._boxes[i] = load(self.paths[i])
-            if box.transform.to_params() != self.params or box.n_samples != self.n_samples[i]:
-                del self._boxes[i]
-                box.close()
-                raise ContainerError(f"{self.paths[i]}: changed since the dataset was made")
-            while len(self._boxes) > self.max_open:
-                self._boxes.popitem(last=False)[1].close()
-        else:
-            self._boxes.move_to_end(i)
-        return box
+        return self._handles.container(i)
 
     def close(self):
         """Close the containers this process opened."""
-        if self._pid == os.getpid():
-            for box in self._boxes.values():
-                box.close()
-        self._boxes = OrderedDict()
-        self._pid = os.getpid()
+        self._handles.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_boxes"], state["_transforms"], state["_pid"] = OrderedDict(), {}, None
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._pid = os.getpid()
 
     # -- items -------------------------------------------------------------------------------
     def __len__(self):
@@ -413,9 +306,7 @@ class CropDataset:
         With PyTorch's ``DataLoader``, call it before iterating (workers are
         made per epoch unless ``persistent_workers=True``).
         """
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise ParameterError(f"epoch={epoch!r} must be a non-negative integer")
-        self.epoch = int(epoch)
+        self.epoch = non_negative("epoch", epoch)
 
     def locate(self, index):
         """Where item ``index`` is: ``(file, frame, channel)``, the arguments of :meth:`read`.
@@ -424,8 +315,7 @@ class CropDataset:
         lowest-octave frame, ``channel`` the channel index or -1 (``"mix"``,
         ``"all"``).
         """
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int, not {type(index).__name__}")
+        integer("index", index)
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"index {index} is out of range for {n} crops")

@@ -4,19 +4,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Default zero-mode steps are the shortest step of the ladder (see ``MSFT._block_plan``)
-#: of at least this many short margins of their stage: the margins (seam margins, where
-#: blocks meet) then cost ~1/8 to ~1/4 more FFT work, where longer blocks cost memory,
-#: and first touching memory is a large part of a cold run (a 60 s stereo file: 3.1
-#: M-sample high-stage blocks touched ~410 MB of buffers).
+from msft_cli._checks import integer
+
+#: Default zero-mode steps span at least this many short margins of their stage (see
+#: :meth:`BlockPlanner.plan`): margins cost ~1/8-1/4 more FFT work, longer blocks more
+#: memory to touch. The measurements: docs/DESIGN.md, "Block plans".
 STEP_MARGINS = 16
 
-#: One block just long enough for a stage's frames (from a finer ladder) replaces the
-#: one or two default ones where its FFT is at most this fraction of theirs: a single
-#: block is more memory to touch, which costs a cold run (the 60 s at 48 bins/octave
-#: gains 25-45% from it; a 30 s stereo file at 12 bins, where one block would save 11%
-#: of the FFT length, ran no faster and peaked 35% higher).
+#: One block just long enough for a stage replaces the default ones where its FFT is at
+#: most this fraction of theirs (a single block is more memory to touch): docs/DESIGN.md.
 COVER_GAIN = 0.75
+
+#: Without a block_size, the default block is the power of two at least this many one-rate
+#: margins long (the step is what its two margins leave).
+DEFAULT_BLOCK_MARGINS = 4
 
 
 def _ladder(top, granule, parts=(8,)):
@@ -66,22 +67,120 @@ def block_length(step, margin, granule):
         m += 1
     return m * granule
 
-#: Split, a stage's margin, in extents of its longest filter, where one block covers
-#: the whole stage: the circular wrap then only folds the filters' tails onto zeros,
-#: and a quarter more than the extent gives ~310 dB round trips (the extents end where
-#: the envelope falls to 1e-8 of its peak). One rate keeps margins of one extent.
+#: A stage's margin, in extents of its longest filter, where one block covers it (one rate:
+#: one extent): ~310 dB round trips. See docs/DESIGN.md, "Margins and seams".
 MARGIN_FACTOR = 1.25
 
-#: The margin, in extents, where blocks meet: every seam cuts the filters' tails
-#: across it, and each seam then costs more than the single block's floor. Measured
-#: on 60 s at 12 bins per octave, with three low-stage blocks (one block: 308-311 dB):
-#: with 1.25 extents 246 dB (techno, C1 up) and 258 dB (noise); with 2, 300.5 and
-#: 303.5 dB at the same speed; longer low-stage margins gained ~3 dB more (303.4 dB on
-#: the techno with 4) but slowed the inverse by a quarter. (The low stage now takes
-#: such a file in one block; the high stage's seams, at 2 or 3 extents, cost < 1 dB.)
+#: The margin, in extents, where blocks meet: every seam cuts the filters' tails (1.25
+#: gave 246-258 dB on 60 s, 2 gives 300-304 dB at the same speed): docs/DESIGN.md.
 SEAM_FACTOR = 2.0
 
 
 def margins(extent, granule, factors=(MARGIN_FACTOR, SEAM_FACTOR)):
     """Margins of ``factor * extent`` samples for each factor, rounded up to ``granule``."""
     return [-(-int(np.ceil(f * extent)) // granule) * granule for f in factors]
+
+
+def one_rate_margins(groups):
+    """Margins of one-rate blocks, on the coarsest hop: ``(margin, seam)``, one extent of
+    the longest filter where one block covers the signal, :data:`SEAM_FACTOR` where blocks
+    meet."""
+    return margins(max(g.extent for g in groups), max(g.hop for g in groups), (1, SEAM_FACTOR))
+
+
+class BlockPlanner:
+    """Zero mode's blocks: the stages, their margins and step ladders, and the plan of each
+    stage for a signal length.
+
+    Parameters
+    ----------
+    groups : sequence of Group
+        The layout's band groups (:attr:`BandLayout.groups
+        <msft_cli.engine.bands.BandLayout.groups>`), coarse to fine.
+    block_size : int or None
+        Samples advanced per block (rounded up to a multiple of the coarsest
+        hop), or None for the default (see :meth:`plan`).
+    split : Split or None
+        The two-rate split (:func:`msft_cli.engine.multirate.plan_split`), or
+        None for one rate.
+    """
+
+    def __init__(self, groups, block_size, split):
+        self.groups = groups
+        self.hop_max = hop_max = max(g.hop for g in groups)
+        #: overlap margin on each side of a one-rate block, a multiple of the coarsest hop
+        #: (and ``seam``, that of one-rate blocks that meet others)
+        self.margin, seam = one_rate_margins(groups)
+        self.fixed_step = block_size is not None
+        if block_size is None:
+            n = 1 << int(np.ceil(np.log2(DEFAULT_BLOCK_MARGINS * self.margin)))
+            block_size = n - 2 * self.margin
+        integer("block_size", block_size, minimum=1, unit="sample")
+        self.block_size = int(-(-block_size // hop_max) * hop_max)
+        self.split = split
+        every = tuple(range(len(groups)))
+        if split is None:
+            self.stages = (_Stage(every, 1, self.margin, seam, hop_max, False),)
+        else:
+            s = split.octaves + 1
+            self.stages = (_Stage(every[:s], split.decimation, split.low_margin,
+                                  split.low_seam, hop_max, False),
+                           _Stage(every[s:], 1, split.high_margin, split.high_seam,
+                                  split.high_granule, True))
+        #: per stage, the default steps and the finer ones (see :meth:`plan`); a stage at
+        #: ``1 / D`` of the rate reaches ``D`` times further in the same memory
+        self.ladders = [(_ladder(self.block_size * st.decimation, hop_max),
+                         _ladder(self.block_size * st.decimation, hop_max, (8, 7, 6, 5)))
+                        for st in self.stages]
+
+    def plan(self, ranges, n_samples):
+        """``(step, margin)`` of each stage for a signal of ``n_samples``.
+
+        ``ranges`` are the ``(first, count)`` frames of every group. The step
+        is :attr:`block_size` if given. Else a step of the stage's ladder
+        (:func:`_ladder`, from :attr:`block_size` times the stage's decimation
+        down), at least the stage's seam margin: the shortest that covers the
+        stage's frames in one block, or that is :data:`STEP_MARGINS` of its
+        short margins long if it is longer. A short clip then pays for a short
+        block, the high stage of a split (short margins) keeps its blocks small,
+        the decimated low stage (long margins) takes few and long ones, and a
+        transform reused for many files meets only a few block lengths
+        (geometries and plans are kept per length). Where the frames need one
+        or two such blocks, one block from a finer ladder (at most a quarter
+        longer than the frames) replaces them if its FFT is shorter than
+        :data:`COVER_GAIN` of theirs. The margin is the stage's short one where
+        one block covers the stage, its seam margin where blocks meet (see
+        :data:`SEAM_FACTOR`).
+        """
+        plan = []
+        for stage, (lo, hi), (ladder, fine) in zip(self.stages, self.spans(ranges, n_samples),
+                                                   self.ladders):
+            step = self.block_size
+            if not self.fixed_step:
+                need = max(stage.seam, min(hi - lo, STEP_MARGINS * stage.margin))
+                step = next((r for r in reversed(ladder) if r >= need), ladder[0])
+                if hi - lo <= 2 * step:  # one or two blocks: is one just long enough cheaper?
+                    count = -(-(hi - lo) // step)
+                    cover = next((r for r in reversed(fine) if r >= hi - lo), 0)
+                    margin = stage.margin if count == 1 else stage.seam
+                    if cover and (block_length(cover, stage.margin, stage.granule) < COVER_GAIN
+                                  * count * block_length(step, margin, stage.granule)):
+                        step = cover
+            plan.append((step, stage.margin if step >= hi - lo else stage.seam))
+        return plan
+
+    def spans(self, ranges, n_samples):
+        """Full-rate samples ``(lo, hi)`` each stage's forward blocks cover: its frames
+        (lo on the coarsest hop) and, for the high stage of a split, the decimated low
+        band (0 beyond the decimation filter's reach from the signal)."""
+        spans = []
+        for stage in self.stages:
+            lo = min(ranges[g][0] * self.groups[g].hop for g in stage.groups)
+            hi = max((ranges[g][0] + ranges[g][1]) * self.groups[g].hop for g in stage.groups)
+            lo = (lo // self.hop_max) * self.hop_max
+            if stage.feeds:
+                margin = self.split.high_margin
+                lo = min(lo, -margin // self.hop_max * self.hop_max)
+                hi = max(hi, n_samples + margin)
+            spans.append((lo, hi))
+        return spans

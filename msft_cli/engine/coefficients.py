@@ -5,6 +5,23 @@ import numpy as np
 from msft_cli.errors import ParameterError
 
 
+def group_index(band, n_octaves):
+    """The index in :attr:`Coefficients.groups` of a band named the public way.
+
+    ``band`` is an octave ``0 .. n_octaves - 1`` (coarse to fine), ``"lowpass"``
+    or ``"highpass"``: the one convention of :class:`Coefficients`, containers,
+    render and datasets. Groups are the low-pass band (0), the octaves
+    (``1 .. n_octaves``) and the high-pass band (``n_octaves + 1``).
+    """
+    if band in ("lowpass", "highpass"):
+        return 0 if band == "lowpass" else n_octaves + 1
+    if isinstance(band, (int, np.integer)) and not isinstance(band, bool) \
+            and 0 <= band < n_octaves:
+        return int(band) + 1
+    raise ParameterError(f"octave={band!r} does not exist: must be 0..{n_octaves - 1}"
+                         " or 'lowpass' or 'highpass'")
+
+
 class Coefficients:
     """The result of :meth:`MSFT.forward`: octave arrays that carry their parameters.
 
@@ -70,15 +87,19 @@ class Coefficients:
         """The real high-pass band, ``([channels,] 1, frames)``."""
         return self._view(self.groups[-1])
 
-    def first_frame(self, group):
-        """Global index of the first stored frame of a group (0 = low-pass)."""
-        return self.firsts[group]
+    def first_frame(self, band):
+        """Global index of the first stored frame of a band: an octave ``0 ..
+        n_octaves - 1`` (coarse to fine, as in :attr:`octaves`), ``"lowpass"`` or
+        ``"highpass"`` (the convention of :meth:`Container.frame_times
+        <msft_cli.io.container.Container.frame_times>` too)."""
+        return self.firsts[group_index(band, self.transform.n_octaves)]
 
-    def frame_times(self, group):
-        """Times in seconds of a group's frames (group 0 = low-pass, 1.. octaves)."""
-        hop = self.transform.groups[group].hop
-        first = self.first_frame(group)
-        return (first + np.arange(self.groups[group].shape[2])) * hop / self.transform.sr
+    def frame_times(self, band):
+        """Times in seconds of a band's frames: an octave ``0 .. n_octaves - 1``,
+        ``"lowpass"`` or ``"highpass"`` (see :meth:`first_frame`)."""
+        g = group_index(band, self.transform.n_octaves)
+        hop = self.transform.groups[g].hop
+        return (self.firsts[g] + np.arange(self.groups[g].shape[2])) * hop / self.transform.sr
 
     @property
     def size(self):

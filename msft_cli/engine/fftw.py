@@ -8,20 +8,23 @@ something new, so that an expensive ``measure`` plan is paid for once per machin
 """
 
 import base64
+import functools
 import json
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from msft_cli.errors import ParameterError
+from msft_cli._checks import choice, integer
+from msft_cli._files import write_text
+from msft_cli.errors import MsftError
 
 
-def _import_pyfftw():
-    """pyfftw, without the scipy interfaces its ``__init__`` imports when scipy is there.
+@functools.cache
+def _pyfftw():
+    """pyfftw, imported on first use (reading a container needs no FFT), without the scipy interfaces its ``__init__`` imports when scipy is there.
 
     Those (``pyfftw.interfaces.scipy_fft``) pull in ``scipy.fft`` and ``scipy.special``,
     about 0.15 s of every start-up, for nothing msft uses: while pyfftw loads,
@@ -43,8 +46,6 @@ def _import_pyfftw():
     return pyfftw
 
 
-pyfftw = _import_pyfftw()
-
 #: Planner efforts, from instant (and slower transforms) to slow (and faster transforms).
 PLANNERS = ("estimate", "measure", "patient")
 
@@ -64,7 +65,7 @@ def cache_dir():
 
 def wisdom_path():
     """The file where msft keeps FFTW's wisdom (one per pyFFTW version)."""
-    return cache_dir() / f"fftw-wisdom-{pyfftw.__version__}.json"
+    return cache_dir() / f"fftw-wisdom-{_pyfftw().__version__}.json"
 
 
 def load_wisdom():
@@ -75,7 +76,7 @@ def load_wisdom():
     _wisdom_loaded = True
     try:
         saved = json.loads(wisdom_path().read_text())
-        pyfftw.import_wisdom(tuple(base64.b64decode(w) for w in saved))
+        _pyfftw().import_wisdom(tuple(base64.b64decode(w) for w in saved))
     except Exception:  # noqa: BLE001 - wisdom is only a cache: a bad file is ignored
         pass
 
@@ -85,12 +86,9 @@ def save_wisdom():
     path = wisdom_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps([base64.b64encode(w).decode() for w in pyfftw.export_wisdom()])
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".wisdom-")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError:
+        text = json.dumps([base64.b64encode(w).decode() for w in _pyfftw().export_wisdom()])
+        write_text(path, text)
+    except (OSError, MsftError):
         pass
 
 
@@ -127,13 +125,8 @@ class Plans:
 
     def __init__(self, threads=None, planner="estimate"):
         threads = available_cpus() if threads is None else threads
-        if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool):
-            raise TypeError(f"threads must be an int, not {type(threads).__name__}")
-        if threads < 1:
-            raise ParameterError(f"threads={threads} must be at least 1")
-        if planner not in PLANNERS:
-            raise ParameterError(
-                f"planner={planner!r} is unknown: must be one of {', '.join(PLANNERS)}")
+        threads = integer("threads", threads, minimum=1)
+        choice("planner", planner, PLANNERS)
         self.threads = int(threads)
         self.planner = planner
         self._plans = {}
@@ -146,12 +139,12 @@ class Plans:
         plan = self._plans.get(key)
         if plan is None:
             load_wisdom()
-            a = pyfftw.empty_aligned(in_shape, dtype=in_dtype)
+            a = _pyfftw().empty_aligned(in_shape, dtype=in_dtype)
             # complex rows of one shape transform in place: half the memory to touch
             inplace = in_shape == out_shape and in_dtype == out_dtype
-            b = a if inplace else pyfftw.empty_aligned(out_shape, dtype=out_dtype)
+            b = a if inplace else _pyfftw().empty_aligned(out_shape, dtype=out_dtype)
             size = in_shape[axis] if direction == "FFTW_FORWARD" else out_shape[axis]
-            plan = pyfftw.FFTW(
+            plan = _pyfftw().FFTW(
                 a, b, axes=(axis,), direction=direction,
                 flags=(f"FFTW_{self.planner.upper()}", "FFTW_DESTROY_INPUT"),
                 threads=self.threads if size * int(np.prod(in_shape[:axis])) >= _THREADED_SIZE

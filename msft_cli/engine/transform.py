@@ -26,7 +26,7 @@ Two boundary modes:
 
 Zero mode at two rates: the margins are set by the lowest octave's filter
 (seconds long), but only the lowest octaves need them. When it is cheaper
-(:func:`msft_cli.engine.kernels.plan_split`), the groups are split in two stages. The
+(:func:`msft_cli.engine.multirate.plan_split`), the groups are split in two stages. The
 high stage (upper octaves and the high-pass band) runs in blocks with short
 margins at the full rate; besides its bands, each of its blocks low-passes
 the spectrum with a smooth filter (1 wherever a low-stage window is not 0, 0
@@ -41,16 +41,9 @@ at one rate.
 
 import numpy as np
 
+from msft_cli._checks import choice, integer
 from msft_cli.engine.bands import BandLayout, default_fmin
-from msft_cli.engine.blocks import (
-    COVER_GAIN,
-    SEAM_FACTOR,
-    STEP_MARGINS,
-    _ladder,
-    _Stage,
-    block_length,
-    margins,
-)
+from msft_cli.engine.blocks import BlockPlanner, block_length, one_rate_margins
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.fftw import Plans
 from msft_cli.engine.kernels import Analyzer, Geometry, Synthesizer
@@ -58,6 +51,18 @@ from msft_cli.engine.multirate import Stream, plan_split
 from msft_cli.errors import ParameterError
 
 MODES = ("zero", "periodic")
+
+#: The transform's defining parameters: what :meth:`MSFT.to_params` gives and
+#: :meth:`MSFT.from_params` takes, what a container stores and a dataset compares.
+PARAMS = ("sr", "fmin", "bins_per_octave", "n_octaves", "tuning", "window", "mode")
+
+#: Keywords that change how a transform runs, never its coefficients.
+OPTIONS = ("block_size", "threads", "planner")
+
+#: Every keyword of :class:`MSFT` besides ``sr``: the parameters, ``fmax`` (another way to
+#: give ``n_octaves``) and the options.
+KEYWORDS = ("fmin", "bins_per_octave", "n_octaves", "fmax", "tuning", "window", "mode",
+            *OPTIONS)
 
 #: Cofactors ``c`` of the FFT lengths ``hop * c * 2**k`` used in periodic mode.
 _PERIODIC_COFACTORS = (1, 3, 5, 7)
@@ -111,8 +116,7 @@ def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner=
         if not 0 < s < np.inf:
             raise ParameterError(f"seconds={s:g} must be positive and finite")
     for c in channels:
-        if not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 1:
-            raise ParameterError(f"channels={c!r} must be a whole number of at least 1")
+        integer("channels", c, minimum=1, rule="a whole number of at least 1")
     counts = []
     for t in threads:
         t = Plans(t).threads  # validated; None becomes the number of cores
@@ -188,8 +192,7 @@ class MSFT:
         tuning = float(tuning)
         if not np.isfinite(tuning) or tuning <= 0:
             raise ParameterError(f"tuning={tuning:g} must be a positive frequency in Hz")
-        if mode not in MODES:
-            raise ParameterError(f"mode={mode!r} is unknown: must be one of {', '.join(MODES)}")
+        choice("mode", mode, MODES)
         if fmin is None:
             if isinstance(bins_per_octave, (int, np.integer)) and bins_per_octave >= 1:
                 fmin = default_fmin(bins_per_octave, tuning)
@@ -205,42 +208,15 @@ class MSFT:
                 n_octaves = max(1, int(np.ceil(np.log2(fmax / float(fmin))
                                                + 1.0 / bins_per_octave - 1e-9)))
         self.layout = BandLayout(sr, fmin, bins_per_octave, n_octaves, window)
-        self.tuning = tuning
-        self.mode = mode
+        self._tuning = tuning
+        self._mode = mode
         self.plans = Plans(threads, planner)
         self.groups = self.layout.groups
-        hop_max = max(g.hop for g in self.groups)
-        self.hop_max = hop_max
-        #: overlap margin on each side of a block, a multiple of the coarsest hop (and
-        #: ``seam``, that of one-rate blocks that meet others)
-        longest = max(g.extent for g in self.groups)
-        self.margin, seam = margins(longest, hop_max, (1, SEAM_FACTOR))
-        self._fixed_step = block_size is not None
-        if block_size is None:
-            n = 1 << int(np.ceil(np.log2(4 * self.margin)))
-            block_size = n - 2 * self.margin
-        if not isinstance(block_size, (int, np.integer)) or isinstance(block_size, bool):
-            raise TypeError(f"block_size must be an int, not {type(block_size).__name__}")
-        if block_size < 1:
-            raise ParameterError(f"block_size={block_size} must be at least 1 sample")
-        self.block_size = int(-(-block_size // hop_max) * hop_max)
-        all_groups = tuple(range(len(self.groups)))
-        split = (plan_split(self.layout, self.groups, self.margin, hop_max)
+        split = (plan_split(self.layout, self.groups, one_rate_margins(self.groups)[0],
+                            max(g.hop for g in self.groups))
                  if mode == "zero" and _MULTIRATE else None)
-        self._split = split
-        if split is None:
-            self._stages = (_Stage(all_groups, 1, self.margin, seam, hop_max, False),)
-        else:
-            s = split.octaves + 1
-            self._stages = (_Stage(all_groups[:s], split.decimation, split.low_margin,
-                                   split.low_seam, hop_max, False),
-                            _Stage(all_groups[s:], 1, split.high_margin, split.high_seam,
-                                   split.high_granule, True))
-        #: per stage, the default steps and the finer ones (see ``_block_plan``); a
-        #: stage at ``1 / D`` of the rate reaches ``D`` times further in the same memory
-        self._ladders = [(_ladder(self.block_size * st.decimation, hop_max),
-                          _ladder(self.block_size * st.decimation, hop_max, (8, 7, 6, 5)))
-                         for st in self._stages]
+        #: zero mode's stages, margins and step ladders (:class:`BlockPlanner`)
+        self.blocks = BlockPlanner(self.groups, block_size, split)
         self._geometries = {}        # full-rate geometries of every group, by block length
         self._stage_geometries = {}  # zero mode: by (first group, block length)
         self._kernels = {}
@@ -253,6 +229,16 @@ class MSFT:
     bins_per_octave = property(lambda self: self.layout.bins_per_octave, doc="Bands per octave.")
     n_octaves = property(lambda self: self.layout.n_octaves, doc="Number of octaves.")
     window = property(lambda self: self.layout.window, doc="Window shape name.")
+    tuning = property(lambda self: self._tuning, doc="Frequency of A4 in Hz.")
+    mode = property(lambda self: self._mode, doc='Boundary mode, "zero" or "periodic".')
+    block_size = property(lambda self: self.blocks.block_size,
+                          doc="Samples advanced per zero-mode block, a multiple of the coarsest hop.")
+    hop_max = property(lambda self: self.blocks.hop_max, doc="The coarsest hop in samples.")
+    margin = property(lambda self: self.blocks.margin,
+                      doc="One-rate overlap margin on each side of a block, in samples.")
+    _split = property(lambda self: self.blocks.split)
+    _stages = property(lambda self: self.blocks.stages)
+    _ladders = property(lambda self: self.blocks.ladders)
 
     @property
     def hops(self):
@@ -265,16 +251,28 @@ class MSFT:
         return [g.frequencies for g in self.groups[1:-1]]
 
     def to_params(self):
-        """The transform's defining parameters as a dict (``from_params`` inverts it)."""
-        return {"sr": self.sr, "fmin": self.fmin, "bins_per_octave": self.bins_per_octave,
-                "n_octaves": self.n_octaves, "tuning": self.tuning, "window": self.window,
-                "mode": self.mode}
+        """The transform's defining parameters (:data:`PARAMS`) as a dict; :meth:`from_params`
+        inverts it."""
+        return {k: getattr(self, k) for k in PARAMS}
 
     @classmethod
     def from_params(cls, params, **options):
-        """A transform from :meth:`to_params`'s dict; ``options`` set threads, planner, block_size."""
-        keys = ("sr", "fmin", "bins_per_octave", "n_octaves", "tuning", "window", "mode")
-        return cls(**{k: params[k] for k in keys}, **options)
+        """A transform from :meth:`to_params`'s dict (extra keys are ignored); ``options``
+        (:data:`OPTIONS`) set how it runs: threads, planner, block_size."""
+        missing = [k for k in PARAMS if k not in params]
+        if missing:
+            raise ParameterError(f"transform parameters lack {missing[0]!r}: give "
+                                 "MSFT.to_params()'s dict")
+        return cls(**{k: params[k] for k in PARAMS}, **options)
+
+    def __eq__(self, other):
+        """Transforms are equal when their defining parameters are (not threads or planner)."""
+        if not isinstance(other, MSFT):
+            return NotImplemented
+        return self.to_params() == other.to_params()
+
+    def __hash__(self):
+        return hash(tuple(self.to_params().values()))
 
     def __repr__(self):
         return (f"MSFT(sr={self.sr}, fmin={self.fmin:.4f}, bins_per_octave="
@@ -333,66 +331,19 @@ class MSFT:
         return [step for step, _ in self._block_plan(n_samples)]
 
     def _block_plan(self, n_samples):
-        """``(step, margin)`` of each zero-mode stage for a signal of ``n_samples``.
-
-        The step is :attr:`block_size` if given. Else a step of the stage's
-        ladder (:func:`_ladder`, from :attr:`block_size` times the stage's
-        decimation down), at least the stage's seam margin: the shortest that
-        covers the stage's frames in one block, or that is :data:`STEP_MARGINS`
-        of its short margins long if it is longer. A short clip then pays for a
-        short block, the high stage of a split (short margins) keeps its blocks
-        small, the decimated low stage (long margins) takes few and long ones,
-        and a transform reused for many files meets only a few block lengths
-        (geometries and plans are kept per length). Where the frames need one or
-        two such blocks, one block from a finer ladder (at most a quarter longer
-        than the frames) replaces them if its FFT is shorter than
-        :data:`COVER_GAIN` of theirs. The margin is the stage's short one where
-        one block covers the stage, its seam margin where blocks meet (see
-        ``_stages.SEAM_FACTOR``).
-        """
+        """``(step, margin)`` of each zero-mode stage (:meth:`BlockPlanner.plan`)."""
         ranges = [self.frame_range(g, n_samples) for g in range(len(self.groups))]
-        plan = []
-        for stage, (lo, hi), (ladder, fine) in zip(self._stages, self._spans(ranges, n_samples),
-                                                   self._ladders):
-            step = self.block_size
-            if not self._fixed_step:
-                need = max(stage.seam, min(hi - lo, STEP_MARGINS * stage.margin))
-                step = next((r for r in reversed(ladder) if r >= need), ladder[0])
-                if hi - lo <= 2 * step:  # one or two blocks: is one just long enough cheaper?
-                    count = -(-(hi - lo) // step)
-                    cover = next((r for r in reversed(fine) if r >= hi - lo), 0)
-                    margin = stage.margin if count == 1 else stage.seam
-                    if cover and (block_length(cover, stage.margin, stage.granule) < COVER_GAIN
-                                  * count * block_length(step, margin, stage.granule)):
-                        step = cover
-            plan.append((step, stage.margin if step >= hi - lo else stage.seam))
-        return plan
+        return self.blocks.plan(ranges, n_samples)
 
     def _blocks(self, n_samples):
         """``(step, geometry, pad)`` of each zero-mode stage for a signal of ``n_samples``:
         its blocks advance ``step`` full-rate samples and start ``pad`` before each step
         (see :meth:`_block_plan`)."""
         blocks = []
-        for stage, (step, margin) in zip(self._stages, self._block_plan(n_samples)):
+        for stage, (step, margin) in zip(self.blocks.stages, self._block_plan(n_samples)):
             n = block_length(step, margin, stage.granule)
             blocks.append((step, self._stage_geometry(stage, n), (n - step) // 2))
         return blocks
-
-    def _spans(self, ranges, n_samples):
-        """Full-rate samples ``(lo, hi)`` each zero-mode stage's forward blocks cover:
-        its frames (lo on the coarsest hop) and, for the high stage of a split, the
-        decimated low band (0 beyond the decimation filter's reach from the signal)."""
-        spans = []
-        for stage in self._stages:
-            lo = min(ranges[g][0] * self.groups[g].hop for g in stage.groups)
-            hi = max((ranges[g][0] + ranges[g][1]) * self.groups[g].hop for g in stage.groups)
-            lo = (lo // self.hop_max) * self.hop_max
-            if stage.feeds:
-                margin = self._split.high_margin
-                lo = min(lo, -margin // self.hop_max * self.hop_max)
-                hi = max(hi, n_samples + margin)
-            spans.append((lo, hi))
-        return spans
 
     @staticmethod
     def _kept(geo, outputs, start, step, pad, ranges):
@@ -436,7 +387,7 @@ class MSFT:
             yield [(gi, 0, out) for gi, out in enumerate(an.outputs)]
             return
         *low, (step, geo, pad) = self._blocks(n_samples)
-        *span_l, (t_lo, t_hi) = self._spans(ranges, n_samples)
+        *span_l, (t_lo, t_hi) = self.blocks.spans(ranges, n_samples)
         an = self._kernel(Analyzer, geo, channels)
         highs = iter(range(t_lo, t_hi, step))
         if low:
@@ -582,10 +533,7 @@ class MSFT:
             FFTW plans this transform holds now (made by this call or before).
         """
         for name, value in (("n_samples", n_samples), ("channels", channels)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-            if value < 1:
-                raise ParameterError(f"{name}={value} must be at least 1")
+            integer(name, value, minimum=1)
         if self.mode == "periodic":
             geometries = [self._geometry(self.period(n_samples))]
         else:

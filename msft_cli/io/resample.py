@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 import soxr
 
+from msft_cli._checks import choice
 from msft_cli.errors import ParameterError
 from msft_cli.io.audio import AudioSource
 
@@ -66,10 +67,8 @@ def check_excerpt(offset, duration):
 
 
 def check_quality(quality):
-    if quality not in QUALITIES:
-        raise ParameterError(f"quality={quality!r} is unknown: must be one of "
-                             f"{', '.join(QUALITIES)}")
-    return quality
+    """``quality`` if it is one of :data:`QUALITIES`, else a ParameterError."""
+    return choice("quality", quality, QUALITIES)
 
 
 class AudioReader:

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from msft_cli._checks import integer, unknown
+from msft_cli._compat import renamed_keyword
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.errors import ParameterError
 from msft_cli.phase.measures import _aligned
@@ -23,7 +25,7 @@ def _check_init(init, magnitudes):
             init.transform.to_params() != magnitudes.transform.to_params()
             or (init.n_samples, init.n_channels) != (magnitudes.n_samples,
                                                      magnitudes.n_channels)):
-        raise ParameterError(f"init holds {init.n_channels} channel(s) x {init.n_samples} "
+        raise ParameterError(f"phase_init holds {init.n_channels} channel(s) x {init.n_samples} "
                              f"samples by {init.transform!r}: must match the magnitudes "
                              f"({magnitudes.n_channels} x {magnitudes.n_samples} by "
                              f"{magnitudes.transform!r})")
@@ -52,17 +54,12 @@ def _initial(problem, init, seed, tol_db):
     elif init == "zero":
         phases = [None if r else np.zeros(s.shape) for r, s in zip(problem.real, problem.targets)]
     else:
-        raise ParameterError(f"init={init!r} is unknown: must be one of {', '.join(INITS)} or "
-                             "complex Coefficients")
+        raise unknown("phase_init", init, INITS, more=" or complex Coefficients")
     return problem.pin(problem.with_phases(phases))
 
 
 def _check_iterations(iterations):
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
-        raise TypeError(f"iterations must be an int, not {type(iterations).__name__}")
-    if iterations < 0:
-        raise ParameterError(f"iterations={iterations} must be at least 0")
-    return int(iterations)
+    return integer("iterations", iterations, minimum=0)
 
 
 def _check_momentum(momentum):
@@ -96,7 +93,8 @@ def _iterate(problem, c, momentum):
         yield problem.project(c)
 
 
-def iter_reconstruct(magnitudes, init="pghi", momentum=DEFAULT_MOMENTUM, real_bands="keep",
+@renamed_keyword("init", "phase_init", since="0.2.0")
+def iter_reconstruct(magnitudes, phase_init="pghi", momentum=DEFAULT_MOMENTUM, real_bands="keep",
                      seed=0, tol_db=DEFAULT_TOL_DB):
     """Fast Griffin-Lim step by step: yields the estimate after 0, 1, 2, ... iterations.
 
@@ -107,13 +105,14 @@ def iter_reconstruct(magnitudes, init="pghi", momentum=DEFAULT_MOMENTUM, real_ba
     """
     problem = _Problem(magnitudes, real_bands)
     momentum = _check_momentum(momentum)
-    c = _initial(problem, init, seed, _check_tol(tol_db))
+    c = _initial(problem, phase_init, seed, _check_tol(tol_db))
     yield problem.to_coefficients(c)
     for c in _iterate(problem, c, momentum):
         yield problem.to_coefficients(c)
 
 
-def reconstruct(magnitudes, iterations=DEFAULT_ITERATIONS, init="pghi",
+@renamed_keyword("init", "phase_init", since="0.2.0")
+def reconstruct(magnitudes, iterations=DEFAULT_ITERATIONS, phase_init="pghi",
                 momentum=DEFAULT_MOMENTUM, real_bands="keep", seed=0, tol_db=DEFAULT_TOL_DB,
                 progress=None):
     """Coefficients with the given magnitudes and phases that make them (nearly) consistent.
@@ -128,7 +127,7 @@ def reconstruct(magnitudes, iterations=DEFAULT_ITERATIONS, init="pghi",
     iterations : int
         Fast Griffin-Lim iterations (each one synthesis and one analysis);
         0 returns the initial estimate.
-    init : {"pghi", "random", "zero"} or Coefficients
+    phase_init : {"pghi", "random", "zero"} or Coefficients
         Initial phases: phase-gradient integration (:func:`pghi`), uniform
         random, zero, or the phases of complex coefficients of the same
         transform and signal length (to continue an earlier run).
@@ -170,8 +169,8 @@ def reconstruct(magnitudes, iterations=DEFAULT_ITERATIONS, init="pghi",
     momentum = _check_momentum(momentum)
     tol_db = _check_tol(tol_db)
     _check_coefficients(magnitudes, "magnitudes")
-    _check_init(init, magnitudes)
-    return _reconstruct(magnitudes, iterations, init, momentum, real_bands, seed, tol_db,
+    _check_init(phase_init, magnitudes)
+    return _reconstruct(magnitudes, iterations, phase_init, momentum, real_bands, seed, tol_db,
                         progress)
 
 

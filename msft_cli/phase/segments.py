@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from msft_cli._checks import choice
+from msft_cli._compat import renamed_keyword
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ParameterError
@@ -36,7 +38,8 @@ def _errors(target, estimate, lo=-np.inf, hi=np.inf):
     return err, ref
 
 
-def resynthesize(container, iterations=DEFAULT_ITERATIONS, init="pghi", progress=None,
+@renamed_keyword("init", "phase_init", since="0.2.0")
+def resynthesize(container, iterations=DEFAULT_ITERATIONS, phase_init="pghi", progress=None,
                  segment=SEGMENT_SECONDS, overlap=OVERLAP_SECONDS):
     """Audio from a magnitude container (what ``msft resynth`` does with one).
 
@@ -56,7 +59,7 @@ def resynthesize(container, iterations=DEFAULT_ITERATIONS, init="pghi", progress
     ----------
     container : Container
         An open magnitude container.
-    iterations, init : int, str
+    iterations, phase_init : int, str
         As for :func:`reconstruct`.
     progress : callable, optional
         ``progress(done, total)`` in iterations, over every segment and channel.
@@ -76,8 +79,7 @@ def resynthesize(container, iterations=DEFAULT_ITERATIONS, init="pghi", progress
         overlap to the middle of the next).
     """
     iterations = _check_iterations(iterations)
-    if init not in INITS:
-        raise ParameterError(f"init={init!r} is unknown: must be one of {', '.join(INITS)}")
+    choice("phase_init", phase_init, INITS)
     if not float(overlap) > 0 or not float(segment) >= float(overlap):
         raise ParameterError(f"segment={segment:g} s and overlap={overlap:g} s: the overlap "
                              "must be positive and the segment at least as long")
@@ -85,13 +87,13 @@ def resynthesize(container, iterations=DEFAULT_ITERATIONS, init="pghi", progress
     h = t.hop_max
     overlap = max(1, int(round(float(overlap) * t.sr / (8 * h)))) * 8 * h
     step = max(overlap, int(round(float(segment) * t.sr / h)) * h)
-    measured = {"iterations": iterations, "phase_init": init}
+    measured = {"iterations": iterations, "phase_init": phase_init}
     if t.mode == "periodic" or n <= step + overlap:
         magnitudes = container.to_coefficients()
-        y = reconstruct(magnitudes, iterations, init, progress=progress).inverse()
+        y = reconstruct(magnitudes, iterations, phase_init, progress=progress).inverse()
         measured["spectral_convergence_db"] = spectral_convergence(magnitudes, y)
         return iter([(0, y.astype(np.float64))]), measured
-    return _segments(container, iterations, init, progress, step, overlap, measured), measured
+    return _segments(container, iterations, phase_init, progress, step, overlap, measured), measured
 
 
 def _segments(container, iterations, init, progress, step, overlap, measured):

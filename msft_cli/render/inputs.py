@@ -1,46 +1,17 @@
 """What render takes and writes: input kinds by content, output names and formats."""
 
-import re
 from pathlib import Path
 
-from msft_cli.errors import ContainerError, ParameterError
+from msft_cli._checks import choice
+from msft_cli._files import walk
+from msft_cli.errors import ParameterError
 from msft_cli.io.audio import AUDIO_EXTENSIONS
-from msft_cli.io.container.reader import load
+from msft_cli.io.container.format import CONTAINER_EXTENSIONS, MODEL_FORMAT_NAME
+from msft_cli.io.container.reader import root_format
 
 #: Image formats, picked by the output's extension.
 FORMATS = ("png", "svg", "pdf")
 
-#: Extensions taken for containers when looking into a folder or sniffing an input.
-CONTAINER_EXTENSIONS = (".h5", ".hdf5")
-
-#: The root ``format`` attribute of model files written by ``learn-dft``.
-MODEL_FORMAT = "msft-model"
-
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def _hdf5_format(path):
-    """The root ``format`` attribute of an HDF5 file (``None`` when it is not HDF5).
-
-    container.py is the only module that imports h5py, and it has no reader of
-    a foreign file's attributes yet: this opens the file with
-    :func:`msft_cli.load`, so a container gives ``"msft"`` and a foreign file
-    the format named by the error (``""`` when it names none). A
-    ``container.root_format(path)`` would replace the error parsing.
-    """
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(2056)
-    except OSError:
-        return None
-    if not any(head[o:o + 8] == _HDF5_SIGNATURE for o in (0, 512, 1024, 2048)):
-        return None
-    try:
-        with load(path):
-            return "msft"
-    except ContainerError as exc:
-        m = re.search(r"format attribute is (?:b?)'([^']*)'", str(exc))
-        return m.group(1) if m else ""
 
 
 def input_kind(path):
@@ -55,12 +26,17 @@ def input_kind(path):
         return "folder"
     if not p.exists():
         return "missing"
-    fmt = _hdf5_format(p)
-    if fmt == MODEL_FORMAT:
+    fmt = root_format(p)
+    if fmt == MODEL_FORMAT_NAME:
         return "model"
     if fmt is not None or p.suffix.lower() in CONTAINER_EXTENSIONS:
         return "container"
     return "audio"
+
+
+def _mirrored(top, path):
+    """The folder of ``path`` relative to ``top``: where its image goes under the output."""
+    return Path() if top is None else path.parent.relative_to(top)
 
 
 def _image_format(path, fmt=None):
@@ -80,11 +56,13 @@ def targets(inputs, output=None, format=None):
     ----------
     inputs : str, Path or list of them
         Containers, audio files, model files, or folders (each stands for the
-        containers and audio files directly inside it, in name order).
+        containers and audio files under it, as :func:`msft_cli._files.walk`
+        finds them: at any depth, hidden files and folders skipped).
     output : str or Path, optional
         For one input file: the image to write, or an existing folder to write
         into. For several inputs or a folder: the folder to write into (made if
-        missing). Default: beside each input, with the image's extension.
+        missing), each folder's tree mirrored under it as a batch does. Default:
+        beside each input, with the image's extension.
     format : {"png", "svg", "pdf"}, optional
         Format of the images named here (default ``"png"``); an explicit
         output name's extension must agree.
@@ -99,9 +77,8 @@ def targets(inputs, output=None, format=None):
         An unknown format or extension, a folder holding nothing to render,
         or two inputs that would write the same image.
     """
-    if format is not None and format not in FORMATS:
-        raise ParameterError(f"format={format!r} is unknown: must be one of "
-                             f"{', '.join(FORMATS)}")
+    if format is not None:
+        choice("format", format, FORMATS)
     ext = format or "png"
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     if not inputs:
@@ -110,25 +87,26 @@ def targets(inputs, output=None, format=None):
     for item in map(Path, inputs):
         if item.is_dir():
             folder_given = True
-            found = sorted(p for p in item.iterdir() if p.is_file()
-                           and not p.name.startswith(".")
-                           and p.suffix.lower() in CONTAINER_EXTENSIONS + AUDIO_EXTENSIONS)
+            found = [(item, p) for p in walk(item)
+                     if p.suffix.lower() in CONTAINER_EXTENSIONS + AUDIO_EXTENSIONS]
             if not found:
                 raise ParameterError(f"{item}: holds no container or audio file to render")
             files.extend(found)
         else:
-            files.append(item)
+            files.append((None, item))
     out = None if output is None else Path(output)
     if len(files) == 1 and not folder_given and not (out is not None and out.is_dir()):
-        image = files[0].with_suffix("." + ext) if out is None else out
+        source = files[0][1]
+        image = source.with_suffix("." + ext) if out is None else out
         _image_format(image, format)
-        return [(files[0], image)]
+        return [(source, image)]
     if out is not None:
         if out.suffix.lower().lstrip(".") in FORMATS and not out.is_dir():
             raise ParameterError(f"{out}: must be a folder when rendering several inputs")
         if out.exists() and not out.is_dir():
             raise ParameterError(f"{out}: is a file, not a folder to write images into")
-    pairs = [(f, (f.parent if out is None else out) / f"{f.stem}.{ext}") for f in files]
+    pairs = [(f, (f.parent if out is None else out / _mirrored(top, f)) / f"{f.stem}.{ext}")
+             for top, f in files]
     seen = {}
     for src, image in pairs:
         if image in seen:
@@ -136,4 +114,6 @@ def targets(inputs, output=None, format=None):
         seen[image] = src
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+        for _, image in pairs:
+            image.parent.mkdir(parents=True, exist_ok=True)
     return pairs

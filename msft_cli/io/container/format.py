@@ -3,7 +3,11 @@
 
 import numpy as np
 
+from msft_cli._checks import choice
 from msft_cli.errors import ParameterError
+
+#: Extensions of containers (and of every HDF5 file msft writes).
+CONTAINER_EXTENSIONS = (".h5", ".hdf5")
 
 FORMAT_NAME = "msft"
 FORMAT_VERSION = 1
@@ -59,19 +63,42 @@ def _from_complex32(records, out=None):
     return out
 
 
+def transform_attrs(params):
+    """The root attributes that store a transform's parameters (:func:`transform_params`
+    reads them back): the parameters under their own names, ``sr`` as ``sample_rate``."""
+    return {("sample_rate" if k == "sr" else k): v for k, v in params.items()}
+
+
+def transform_params(attrs):
+    """The transform's parameters (:meth:`MSFT.to_params
+    <msft_cli.engine.transform.MSFT.to_params>`) from a container's root attributes.
+
+    Raises KeyError for a missing attribute, ValueError or TypeError for one of the
+    wrong type.
+    """
+    return {"sr": int(attrs["sample_rate"]), "fmin": float(attrs["fmin"]),
+            "bins_per_octave": int(attrs["bins_per_octave"]),
+            "n_octaves": int(attrs["n_octaves"]), "tuning": float(attrs["tuning"]),
+            "window": str(attrs["window"]), "mode": str(attrs["mode"])}
+
+
 def _group_names(n_octaves):
     return ["lowpass"] + [f"octave_{j}" for j in range(n_octaves)] + ["highpass"]
 
 
 def _check_storage(store, dtype):
     """The dtype to store (the store's default for ``None``), or a ParameterError."""
-    if store not in STORES:
-        raise ParameterError(f"store={store!r} is unknown: must be one of {', '.join(STORES)}")
+    choice("store", store, STORES)
     if dtype is None:
         return DEFAULT_DTYPES[store]
-    if store == "complex" and dtype not in DTYPES:
-        raise ParameterError(f"dtype={dtype!r} is unknown: must be one of {', '.join(DTYPES)}")
+    if store == "complex":
+        choice("dtype", dtype, DTYPES)
     if store == "magnitude" and dtype not in MAGNITUDE_DTYPES:
         raise ParameterError(f"dtype={dtype!r} does not fit store='magnitude': must be one of "
                              f"{', '.join(MAGNITUDE_DTYPES)}")
     return dtype
+
+#: The root ``format`` attribute and version of the model files of ``learn-dft``
+#: (:mod:`msft_cli.learn_dft.model`); named here so that render can tell them apart.
+MODEL_FORMAT_NAME = "msft-model"
+MODEL_FORMAT_VERSION = 1

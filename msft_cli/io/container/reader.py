@@ -1,4 +1,5 @@
-"""The HDF5 container: writing, lazy loading and summaries (the only module that imports h5py).
+"""Reading containers: :func:`load`, the lazy :class:`Container` and its :class:`Crop`, and
+:func:`root_format`, what kind of msft file an HDF5 file is.
 
 Layout (format ``"msft"``, version 1; see docs/FORMAT.md):
 
@@ -23,7 +24,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from msft_cli.engine.coefficients import Coefficients
+from msft_cli._checks import integer
+from msft_cli.engine.coefficients import Coefficients, group_index
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io.container.format import (
@@ -33,6 +35,7 @@ from msft_cli.io.container.format import (
     _from_complex32,
     _group_names,
     _is_complex32,
+    transform_params,
 )
 
 
@@ -126,10 +129,7 @@ class Container:
             raise ContainerError(f"{self.path}: format version {version} is newer than this "
                                  f"msft reads ({FORMAT_VERSION}): upgrade msft")
         try:
-            self.transform = MSFT(
-                int(a["sample_rate"]), fmin=float(a["fmin"]),
-                bins_per_octave=int(a["bins_per_octave"]), n_octaves=int(a["n_octaves"]),
-                tuning=float(a["tuning"]), window=str(a["window"]), mode=str(a["mode"]))
+            self.transform = MSFT.from_params(transform_params(a))
             self.sr = int(a["sample_rate"])
             self.n_samples = int(a["n_samples"])
             self.n_channels = int(a["n_channels"])
@@ -214,12 +214,7 @@ class Container:
         return self.transform.hops
 
     def _group(self, which):
-        if which in ("lowpass", "highpass"):
-            return 0 if which == "lowpass" else len(self._datasets) - 1
-        if isinstance(which, (int, np.integer)) and 0 <= which < self.n_octaves:
-            return int(which) + 1
-        raise ParameterError(f"octave={which!r} does not exist: must be 0..{self.n_octaves - 1}"
-                             " or 'lowpass' or 'highpass'")
+        return group_index(which, self.n_octaves)
 
     def frame_times(self, octave):
         """Times in seconds of the frames of an octave (or ``"lowpass"``/``"highpass"``)."""
@@ -289,8 +284,7 @@ class Container:
         """
         hops = self.hops
         hop = hops[-1] if hop is None else hop
-        if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) \
-                or not hops[-1] <= hop <= hops[0] or hop & (hop - 1):
+        if not hops[-1] <= integer("hop", hop) <= hops[0] or hop & (hop - 1):
             raise ParameterError(f"hop={hop} must be a power of two between {hops[-1]} and "
                                  f"{hops[0]}")
         if channel != "mix" and (isinstance(channel, bool)
@@ -441,6 +435,39 @@ def _read_frames(ds, lo, hi):
     if b > a:
         out[:, :, a - lo:b - lo] = _read(ds, a, b)
     return out
+
+
+#: The 8-byte signature of an HDF5 file, at offset 0 or a power of two from 512 (a user
+#: block before it).
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_SIGNATURE_OFFSETS = (0, 512, 1024, 2048)
+
+
+def root_format(path):
+    """The root ``format`` attribute of an HDF5 file: what kind of msft file it is.
+
+    Returns
+    -------
+    str or None
+        ``"msft"`` for a container, ``"msft-model"`` for a learn-dft model
+        file, another file's own ``format`` attribute, ``""`` for an HDF5 file
+        without one (or whose attributes cannot be read), None for a file that
+        is not HDF5 (or cannot be opened).
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_SIGNATURE_OFFSETS[-1] + len(_HDF5_SIGNATURE))
+    except OSError:
+        return None
+    if not any(head[o:o + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE
+               for o in _SIGNATURE_OFFSETS):
+        return None
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = _plain(f.attrs.get("format", ""))
+    except Exception:  # noqa: BLE001 - a damaged HDF5 file is still HDF5: its readers say why
+        return ""
+    return fmt if isinstance(fmt, str) else ""
 
 
 def load(path):
