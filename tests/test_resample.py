@@ -162,12 +162,12 @@ def test_a_folder_of_mixed_rates_becomes_one_dataset(tmp_path, rng):
     _write(src / "b.wav", 0.1 * rng.standard_normal((1, 96000)), 96000)
     sf.write(str(src / "sub" / "c.flac"), 0.1 * rng.standard_normal((22050, 2)), 22050)
     report = batch.run("analyze", [src], tmp_path / "h5", jobs=1, sr=44100, mono=True,
-                       fmin=200.0)
+                       fmin=200.0, dtype="complex32")
     assert report.exit_status == 0, report
     rates = {}
     for p in sorted((tmp_path / "h5").rglob("*.h5")):
         with load(p) as c:
-            assert (c.sr, c.n_channels) == (44100, 1)
+            assert (c.sr, c.n_channels, c.stored_dtype) == (44100, 1, "complex32")
             rates[p.name] = c.attrs["source_rate"]
     assert rates == {"a.h5": 44100, "b.h5": 96000, "c.h5": 22050}
     data = CropDataset(tmp_path / "h5", seconds=0.25)
@@ -175,7 +175,7 @@ def test_a_folder_of_mixed_rates_becomes_one_dataset(tmp_path, rng):
     assert np.all(np.isfinite(data[0]["octaves"][0]))
     # a second run with the same options finds everything up to date
     again = batch.run("analyze", [src], tmp_path / "h5", jobs=1, sr=44100, mono=True,
-                      fmin=200.0)
+                      fmin=200.0, dtype="complex32")
     assert again.exit_status == 0 and again.skipped == 3
 
 
