@@ -28,6 +28,27 @@ _ADAM_ROWS = 64
 _ADAM_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
+def check_training(epochs, batch_size, examples, seed, lr, beta1, beta2, eps, tol):
+    """The training settings every backend shares (see :func:`learn_dft`), checked and
+    returned as plain numbers, in the same order."""
+    epochs = integer("epochs", epochs, minimum=1)
+    if batch_size is not None:
+        batch_size = integer("batch_size", batch_size, minimum=1)
+    examples = integer("examples", examples, minimum=1)
+    seed = integer("seed", seed, minimum=0)
+    if lr is not None:
+        lr = real("lr", lr, above=0)
+    for name, value in (("beta1", beta1), ("beta2", beta2)):
+        v = real(name, value)
+        if not 0.0 <= v < 1.0:
+            raise ParameterError(f"{name}={value!r} must be in [0, 1)")
+    eps = real("eps", eps, above=0)
+    tol = real("tol", tol)
+    if tol < 0:
+        raise ParameterError(f"tol={tol!r} must not be negative")
+    return epochs, batch_size, examples, seed, lr, float(beta1), float(beta2), eps, tol
+
+
 def learn_dft(target="stft", *, size=128, n_fft=256, win_length=None, hop_length=56,
               window="hann", input_length=None, sr=8000, fmin=500.0, n_octaves=2,
               bins_per_octave=6, solver="adam", epochs=10, batch_size=None, lr=None,
@@ -92,22 +113,8 @@ n_octaves, bins_per_octave
                       sr=sr, fmin=fmin, n_octaves=n_octaves, bins_per_octave=bins_per_octave)
     choice("solver", solver, SOLVERS)
     choice("precision", precision, PRECISIONS)
-    epochs = integer("epochs", epochs, minimum=1)
-    if batch_size is not None:
-        batch_size = integer("batch_size", batch_size, minimum=1)
-    examples = integer("examples", examples, minimum=1)
-    seed = integer("seed", seed, minimum=0)
-    if lr is not None:
-        lr = real("lr", lr, above=0)
-    for name, value in (("beta1", beta1), ("beta2", beta2)):
-        v = real(name, value)
-        if not 0.0 <= v < 1.0:
-            raise ParameterError(f"{name}={value!r} must be in [0, 1)")
-    beta1, beta2 = float(beta1), float(beta2)
-    eps = real("eps", eps, above=0)
-    tol = real("tol", tol)
-    if tol < 0:
-        raise ParameterError(f"tol={tol!r} must not be negative")
+    epochs, batch_size, examples, seed, lr, beta1, beta2, eps, tol = check_training(
+        epochs, batch_size, examples, seed, lr, beta1, beta2, eps, tol)
     d, o = tgt.n_inputs, tgt.n_outputs
     if solver == "lstsq" and examples < d:
         raise ParameterError(f"examples={examples} must be at least the input length {d} for "
