@@ -80,6 +80,23 @@ def test_streamed_resampling_equals_one_shot_across_block_boundaries(noise48, mo
     np.testing.assert_array_equal(y, joined)
 
 
+@pytest.mark.parametrize("sr0, sr1", [(48000, 44100), (96000, 22050), (8000, 44100)])
+def test_random_reads_restart_the_resampler_near_them(tmp_path, rng, sr0, sr1):
+    """Random crops (a dataset's) cost their own length: a read behind or far ahead of what
+    is held restarts soxr shortly before it, equal to one stream to float32 rounding."""
+    x = _write(tmp_path / "x.wav", 0.25 * rng.standard_normal((2, 12 * sr0)), sr0)
+    want = soxr.resample(x.T, sr0, sr1, "HQ").T
+    with AudioReader(tmp_path / "x.wav", sr=sr1) as r:
+        starts = [int(s) for s in rng.integers(-500, r.n_samples, 12)]
+        for start in sorted(starts, reverse=True) + [r.n_samples - 10, 7]:
+            got = r.read(start, start + 3000)
+            a, b = max(start, 0), min(start + 3000, r.n_samples)
+            np.testing.assert_allclose(got[:, a - start:b - start], want[:, a:b], rtol=0,
+                                       atol=1e-6)
+            assert r._fed <= min(r.count, (a + 3000 + 2 * resample._CHUNK) * sr0 // sr1
+                                 + resample._CHUNK)  # decoded no further than the crop needs
+
+
 def test_resample_blocks_equals_one_shot(rng):
     x = rng.standard_normal((2, 50_001))
     blocks = ((a, x[:, a:a + 4096]) for a in range(0, x.shape[1], 4096))

@@ -18,6 +18,7 @@ iterates over it in blocks: the calls librosa users know as ``librosa.load``
 and ``librosa.stream``.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -36,6 +37,12 @@ MAX_SR = 768000
 
 #: Source samples decoded and resampled at a time.
 _CHUNK = 1 << 16
+#: Output samples a restarted resampler runs before those asked for (its filter's start
+#: is forgotten after about 1000 at soxr's HQ; see AudioReader._seek).
+_WARM_UP = 1 << 13
+#: A read this many output samples beyond what is held restarts the resampler near it
+#: rather than resampling everything between.
+_SEEK_AHEAD = 1 << 18
 
 
 def check_sr(sr, name="sr"):
@@ -183,19 +190,38 @@ class AudioReader:
                                             dtype="float64", quality=self.quality)
                         if self.resampled else None)
 
+    def _seek(self, a):
+        """Restart the resampler shortly before output sample ``a`` (random access).
+
+        The stream restarts at a source sample where an output sample falls
+        exactly (a multiple of ``source_sr / gcd``), :data:`_WARM_UP` output
+        samples early: soxr's filter has forgotten its start by then, and the
+        samples from ``a`` on equal those of one stream from the excerpt's start
+        to float32 rounding (tested).
+        """
+        g = math.gcd(self.source_sr, self.sr)
+        step_in, step_out = self.source_sr // g, self.sr // g
+        k = max(0, (int(a) - _WARM_UP) // step_out)  # restart at input k * step_in
+        self._reset()
+        if k:
+            self._fed, self._lo = k * step_in, k * step_out
+
     def _feed(self):
         """The next chunk of the excerpt, resampled ``(channels, samples)``."""
         k = min(_CHUNK, self.count - self._fed)
         x = self._source(self._fed, self._fed + k)
         self._fed += k
-        y = self._stream.resample_chunk(np.ascontiguousarray(x.T), last=self._fed >= self.count)
+        y = self._stream.resample_chunk(np.ascontiguousarray(x.T),
+                                        last=bool(self._fed >= self.count))
         return y.T
 
     def read(self, start, stop):
         """Samples ``start:stop`` as float64 ``(channels, stop - start)``; zeros outside.
 
-        Reads are cheapest in increasing order (as a transform makes them):
-        a read before what the resampler has kept restarts it from the excerpt's start.
+        Reads are cheapest in increasing order (as a transform makes them). A
+        read before what the resampler holds, or far after it, restarts it a
+        little before ``start`` (random crops cost their own length, not the
+        file's), equal to one stream over the whole excerpt to float32 rounding.
         """
         out = np.zeros((self.channels, stop - start))
         a, b = max(start, 0), min(stop, self.n_samples)
@@ -204,8 +230,8 @@ class AudioReader:
         if not self.resampled:
             out[:, a - start:b - start] = self._source(a, b)
             return out
-        if a < self._lo:
-            self._reset()
+        if a < self._lo or a > self._lo + self._buf.shape[1] + _SEEK_AHEAD:
+            self._seek(a)
         buf, lo = self._buf, self._lo
         while lo + buf.shape[1] <= a and self._fed < self.count:  # all before a: skip it
             lo += buf.shape[1]
@@ -304,7 +330,7 @@ def resample_blocks(blocks, sr_in, sr_out, channels, n_samples, quality=DEFAULT_
     for start, block in blocks:
         last = start + block.shape[1] >= n_samples
         y = stream.resample_chunk(np.ascontiguousarray(block.T, dtype=np.float64),
-                                  last=last).T[:, :total - done]
+                                  last=bool(last)).T[:, :total - done]
         if y.shape[1]:
             yield done, y
             done += y.shape[1]
