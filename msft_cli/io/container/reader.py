@@ -38,7 +38,9 @@ from msft_cli.io.container.format import (
     FORMAT_VERSION,
     MAGNITUDE_DTYPES,
     STORES,
+    _from_complex32,
     _group_names,
+    _is_complex32,
     transform_params,
 )
 from msft_cli.io.limits import MAX_CHANNELS, MAX_SAMPLE_RATE, MAX_SAMPLES, MIN_SAMPLE_RATE
@@ -197,6 +199,11 @@ class Container:
         if self.n_samples > most:
             raise ContainerError(f"{self.path}: n_samples {self.n_samples} is more than the "
                                  f"stored frames can stand for (at most {most})")
+        #: the dtype the octaves are stored in ("complex32" for float16 pairs)
+        self.stored_dtype = ("complex32" if _is_complex32(self._datasets[1].dtype)
+                             else self._datasets[1].dtype.name)
+        self._datasets = [_Complex32(ds) if _is_complex32(ds.dtype) else ds
+                          for ds in self._datasets]
         if self.transform.mode == "periodic" and self.ranges != [
                 self.transform.frame_range(g, self.n_samples)
                 for g in range(len(self._datasets))]:
@@ -227,7 +234,10 @@ class Container:
         dtype = ds.dtype
         if spec.kind == "octave":
             allowed = DTYPES if self.store == "complex" else MAGNITUDE_DTYPES
-            if dtype.name not in allowed:
+            name = "complex32" if _is_complex32(dtype) else dtype.name
+            if name == "complex32":
+                dtype = np.dtype("complex64")  # read as complex64
+            if name not in allowed:
                 if (dtype.kind == "c") != (self.store == "complex"):
                     raise ContainerError(f"{self.path}: dataset {ds.name} is {dtype}, but the "
                                          f"container says it stores {self.store} "
@@ -265,6 +275,7 @@ class Container:
 
     @property
     def dtype(self):
+        """The octaves' numpy dtype as read (complex64 for a complex32 container)."""
         return self._datasets[1].dtype
 
     @property
@@ -448,6 +459,30 @@ class Container:
                 raise ContainerError(f"{ds.file.filename}: cannot read {ds.name} (corrupt "
                                      f"data: {_first_line(exc)})") from exc
         return out
+
+
+class _Complex32:
+    """A complex32 dataset (float16 pairs, see docs/FORMAT.md) read as complex64.
+
+    Has what msft uses of an h5py dataset: ``shape``, ``ndim``, ``dtype``,
+    ``chunks``, ``name``, ``file``, ``attrs``, slicing and ``read_direct``.
+    """
+
+    def __init__(self, ds):
+        self._ds = ds
+        self.shape, self.ndim, self.chunks = ds.shape, ds.ndim, ds.chunks
+        self.name, self.file, self.attrs = ds.name, ds.file, ds.attrs
+        self.dtype = np.dtype(np.complex64)
+
+    def __len__(self):
+        return len(self._ds)
+
+    def __getitem__(self, key):
+        return _from_complex32(self._ds[key])
+
+    def read_direct(self, out, source_sel=None, dest_sel=None):
+        sel = np.s_[...] if dest_sel is None else dest_sel
+        out[sel] = self[np.s_[...] if source_sel is None else source_sel]
 
 
 def _plain(value):
