@@ -102,6 +102,7 @@ class Writer:
             "n_channels": int(n_channels), "fmin": params["fmin"],
             "bins_per_octave": params["bins_per_octave"], "n_octaves": params["n_octaves"],
             "tuning": params["tuning"], "window": params["window"], "mode": params["mode"],
+            "gamma": float(params["gamma"]), "oversample": int(params["oversample"]),
             "period": transform.period(n_samples) if transform.mode == "periodic" else 0,
             "source_name": str(source.get("name", "")),
             "source_format": str(source.get("format", "")),
