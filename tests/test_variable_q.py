@@ -178,3 +178,25 @@ def test_a_dataset_refuses_to_mix_gammas(tmp_path):
 def test_bad_values_are_refused(kwargs, error, message):
     with pytest.raises(error, match=f"^{re.escape(message)}$"):
         MSFT(SR, **kwargs)
+
+
+def test_the_command_line_takes_gamma_and_oversample(tmp_path):
+    import soundfile as sf
+    from click.testing import CliRunner
+
+    from msft_cli.cli import main
+    wav = tmp_path / "x.wav"
+    sf.write(wav, np.random.default_rng(6).standard_normal(SR // 2) * 0.1, SR)
+    out = tmp_path / "x.h5"
+    res = CliRunner().invoke(main, ["analyze", str(wav), "-o", str(out), "--gamma", "erb",
+                                    "--oversample", "2"])
+    assert res.exit_code == 0, res.output
+    with load(out) as box:
+        assert box.transform == MSFT(SR, gamma="erb", oversample=2)
+    res = CliRunner().invoke(main, ["analyze", str(wav), "-o", str(out), "--oversample", "3"])
+    assert res.exit_code == 1
+    assert res.output.endswith(f"Error: {wav}: oversample=3 must be a power of two "
+                               "(1, 2, 4, ...)\n")
+    res = CliRunner().invoke(main, ["analyze", str(wav), "-o", str(out), "--gamma", "wide"])
+    assert res.exit_code == 2
+    assert "Invalid value for '--gamma': 'wide' is not a number of Hz or one of erb" in res.output
