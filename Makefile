@@ -7,14 +7,14 @@ BENCH_STAMP := $(VENV)/.bench-installed
 BUILD := build
 
 # 'compile' refreshes msft's bytecode caches.
-.PHONY: install compile demo test wisdom bench bench-all samples clean
+.PHONY: install compile demo test docs commands wisdom bench bench-all samples clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,docs]'
 	touch $(STAMP)
 
 # An editable install leaves msft's own modules uncompiled; compiling them once spares
@@ -28,6 +28,15 @@ demo: compile
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The documentation (docs/conf.py: Sphinx, numpydoc, myst-parser) into build/docs, warnings
+# as errors. 'commands' regenerates docs/commands.md from every command's --help first
+# (tests/test_docs_build.py checks that the committed file is what it writes).
+commands: $(STAMP)
+	$(PY) scripts/command_reference.py docs/commands.md
+
+docs: commands
+	$(PY) -m sphinx -b html -W --keep-going -q docs $(BUILD)/docs
 
 # Measured FFTW plans for the default settings, kept for every later run (minutes, once
 # per machine; msft's cache folder, see 'msft wisdom --help').

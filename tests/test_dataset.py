@@ -386,9 +386,9 @@ def test_channels_mix_each_all_and_index(folder, small, signals):
 def _read_in_worker(index):
     """In a worker: who owned the dataset's handles before reading, and after."""
     data = msft_cli.dataset.loader._WORKER_DATA
-    before = data._pid
+    before = data._handles._pid
     data[index]
-    return os.getpid(), before, data._pid
+    return os.getpid(), before, data._handles._pid
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
@@ -397,7 +397,7 @@ def test_two_worker_processes_give_the_same_crops(context, folder):
     data = CropDataset(folder, frames=6, channels="each", encoding="ifreq", seed=11,
                        n_crops=12)
     alone = list(iter_batches(data, batch_size=4))  # opens files in this process first
-    assert len(data._boxes) == 3
+    assert len(data._handles._boxes) == 3
     workers = list(iter_batches(data, batch_size=4, workers=2, context=context))
     assert len(workers) == len(alone) == 3
     for a, b in zip(alone, workers):
@@ -419,23 +419,23 @@ def test_two_worker_processes_give_the_same_crops(context, folder):
 def test_handles_are_reopened_after_a_process_change_and_never_pickled(folder):
     data = CropDataset(folder, frames=6, seed=2)
     first = data[0]
-    assert len(data._boxes) >= 1
+    assert len(data._handles._boxes) >= 1
     copy = pickle.loads(pickle.dumps(data))
-    assert copy._boxes == {} and copy.paths == data.paths
+    assert copy._handles._boxes == {} and copy.paths == data.paths
     for x, y in zip(copy[0]["octaves"], first["octaves"]):
         np.testing.assert_array_equal(x, y)
-    old = list(data._boxes.values())
-    data._pid = -1  # as seen in a forked child
+    old = list(data._handles._boxes.values())
+    data._handles._pid = -1  # as seen in a forked child
     for x, y in zip(data[0]["octaves"], first["octaves"]):
         np.testing.assert_array_equal(x, y)
-    assert all(box not in old for box in data._boxes.values())
+    assert all(box not in old for box in data._handles._boxes.values())
     small = CropDataset(folder, frames=6, seed=2, max_open=1)
     for i in range(6):
         small[i]
-        assert len(small._boxes) == 1
+        assert len(small._handles._boxes) == 1
     data.close()
     copy.close()
-    assert data._boxes == {}
+    assert data._handles._boxes == {}
 
 
 def test_collate_and_batches(folder):
@@ -730,3 +730,9 @@ def test_container_read_frames(folder):
             assert box.read_frames(octave, 5, 5).shape[2] == 0
         with pytest.raises(ParameterError, match="stop=4 must not be before first=5"):
             box.read_frames(0, 5, 4)
+
+
+def test_dtypes_is_the_old_name_of_plane_dtypes():
+    import msft_cli.dataset as dataset
+    with pytest.warns(DeprecationWarning, match=r"^msft_cli\.dataset\.DTYPES is deprecated"):
+        assert dataset.DTYPES == dataset.PLANE_DTYPES == ("float32", "float64")

@@ -34,6 +34,12 @@ from msft_cli.errors import MsftError, ParameterError
 _SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP"))
                  if s is not None)
 _PROBE_SR = 192000  # transform parameters that fail at this rate fail at every lower one
+#: Seconds the stopped workers get to finish their block and clean up before they are killed.
+_STOP_SECONDS = 10
+#: Seconds to wait for a killed worker to go.
+_KILL_SECONDS = 5
+#: Seconds between the parent's looks at its workers when none has written.
+_POLL_SECONDS = 0.25
 
 
 _stop_requested = False
@@ -372,7 +378,7 @@ class _Run:
                 for w in self.workers:
                     handles[w.conn] = w
                     handles[w.process.sentinel] = w
-                for obj in _wait_for(list(handles), timeout=0.25):
+                for obj in _wait_for(list(handles), timeout=_POLL_SECONDS):
                     w = handles[obj]
                     if w in self.workers:
                         self._handle(w)
@@ -397,12 +403,12 @@ class _Run:
                     w.process.terminate()
                 except (OSError, AttributeError):
                     pass
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + _STOP_SECONDS
         for w in self.workers:
             w.process.join(timeout=max(0.1, deadline - time.monotonic()))
             if w.process.is_alive():
                 w.process.kill()
-                w.process.join(timeout=5)
+                w.process.join(timeout=_KILL_SECONDS)
         for w in busy:
             self._handle(w)  # a file finished just before the worker stopped
             if w.task is not None:

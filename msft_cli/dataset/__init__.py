@@ -38,7 +38,16 @@ Examples
 """
 
 from .crops import CHANNELS, LAYOUTS, ORDERS, SHORT, CropDataset
-from .encoding import DTYPES, ENCODINGS, IF_QUANTUM, Encoding
+from .encoding import ENCODINGS, IF_QUANTUM, PLANE_DTYPES, Encoding
 from .loader import collate, iter_batches
 
-__all__ = ["ENCODINGS", "IF_QUANTUM", "Encoding", "LAYOUTS", "ORDERS", "SHORT", "CHANNELS", "DTYPES", "CropDataset", "collate", "iter_batches"]
+__all__ = ["ENCODINGS", "IF_QUANTUM", "Encoding", "LAYOUTS", "ORDERS", "SHORT", "CHANNELS", "PLANE_DTYPES", "CropDataset", "collate", "iter_batches"]
+
+
+def __getattr__(name):
+    if name == "DTYPES":  # the container's DTYPES are complex types: one name, one meaning
+        import warnings
+        warnings.warn("msft_cli.dataset.DTYPES is deprecated since msft 0.2.0: use "
+                      "PLANE_DTYPES", DeprecationWarning, stacklevel=2)
+        return PLANE_DTYPES
+    raise AttributeError(f"module 'msft_cli.dataset' has no attribute {name!r}")

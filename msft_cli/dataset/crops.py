@@ -1,52 +1,20 @@
 """Fixed-length crops of a set of containers: the catalogue, sampling, reading, layout."""
 
-import os
-from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 
+from msft_cli.dataset.catalogue import _container_paths, survey
 from msft_cli.dataset.encoding import _encoding
+from msft_cli.dataset.handles import ProcessHandles
 from msft_cli.engine.coefficients import Coefficients
-from msft_cli.engine.transform import MSFT, PARAMS
-from msft_cli.errors import ContainerError, ParameterError
-from msft_cli.io.container.reader import load
+from msft_cli.engine.transform import MSFT
+from msft_cli.errors import ParameterError
 
 LAYOUTS = ("octaves", "image")
 ORDERS = ("random", "sequential")
 SHORT = ("error", "skip", "pad")
 CHANNELS = ("mix", "each", "all")
 
-#: Transform parameters that must agree between the containers of one dataset.
-
-
-def _show(value):
-    """A parameter's value for a message: text quoted, numbers plain."""
-    if isinstance(value, (float, np.floating)):
-        return repr(float(value))
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _container_paths(source, pattern):
-    """Container paths from a folder, a file, or a list of them, in a stable order."""
-    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    if not items:
-        raise ParameterError("source is an empty list: give a folder or container paths")
-    paths = []
-    for item in items:
-        if not isinstance(item, (str, os.PathLike)):
-            raise TypeError(f"source entries must be paths, not {type(item).__name__}")
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(q for q in p.rglob(pattern) if q.is_file())
-            if not found:
-                raise ContainerError(f"{p}: no containers ({pattern}) in this folder")
-            paths.extend(found)
-        elif p.exists():
-            paths.append(p)
-        else:
-            raise ContainerError(f"{p}: no such file or folder")
-    return paths
 
 
 class CropDataset:
@@ -183,8 +151,9 @@ class CropDataset:
         self.seed, self.epoch = int(seed), 0
         self.residuals = bool(residuals)
         self.max_open = int(max_open)
-        self._boxes, self._pid, self._transforms = OrderedDict(), os.getpid(), {}
-        self._survey(_container_paths(source, pattern))
+        paths = _container_paths(source, pattern)
+        self._handles = ProcessHandles(paths, self._unchanged, self.max_open)
+        self._survey(paths)
         self._length(seconds, frames)
         self._image_grid(image_hop)
         self._index(n_crops)
@@ -192,34 +161,8 @@ class CropDataset:
     # -- set-up ------------------------------------------------------------------------------
     def _survey(self, paths):
         """Open every container once: same parameters, channel counts, lengths."""
-        self.params = None
-        first = None
-        self.n_samples, self.n_channels = [], []
-        for path in paths:
-            with load(path) as box:
-                params = box.transform.to_params()
-                n_samples, n_channels = box.n_samples, box.n_channels
-            if first is None:
-                first, self.params = path, params
-            else:
-                for key in PARAMS:
-                    if params[key] != self.params[key]:
-                        raise ContainerError(
-                            f"{path} was made with {key}={_show(params[key])} but {first} "
-                            f"with {key}={_show(self.params[key])}: the containers of one "
-                            "dataset must share the transform's parameters")
-            if self.channels == "all" and self.n_channels \
-                    and n_channels != self.n_channels[0]:
-                raise ContainerError(
-                    f"{path} has {n_channels} channel(s) but {paths[0]} has "
-                    f"{self.n_channels[0]}: channels='all' needs the same number in every "
-                    "file (use 'mix', 'each' or a channel index)")
-            if isinstance(self.channels, int) and self.channels >= n_channels:
-                raise ParameterError(f"channels={self.channels} does not exist in {path}: it "
-                                     f"has {n_channels} channel(s)")
-            self.n_samples.append(n_samples)
-            self.n_channels.append(n_channels)
-        self.paths = list(paths)
+        self.params, self.n_samples, self.n_channels = survey(paths, self.channels)
+        self.paths = paths
         t = self.transform
         self.sr = t.sr
         self.hops = list(t.hops)
@@ -335,66 +278,30 @@ class CropDataset:
     @property
     def transform(self):
         """The containers' transform (made in each process on first use)."""
-        t = self._transforms.get("data")
-        if t is None:
-            t = self._transforms["data"] = MSFT.from_params(self.params, threads=1)
-        return t
+        return self._handles.get("data", lambda: MSFT.from_params(self.params, threads=1))
 
     def _inverse_transform(self):
         """The zero-mode transform that resynthesizes crops (blocks of one crop)."""
-        t = self._transforms.get("inverse")
-        if t is None:
-            params = dict(self.params, mode="zero")
-            t = self._transforms["inverse"] = MSFT.from_params(
-                params, threads=1, block_size=self.crop_samples)
-        return t
+        return self._handles.get("inverse", lambda: MSFT.from_params(
+            dict(self.params, mode="zero"), threads=1, block_size=self.crop_samples))
+
+    def _unchanged(self, i, box):
+        """Whether an opened container ``i`` is the one the survey saw."""
+        return box.transform.to_params() == self.params and box.n_samples == self.n_samples[i]
 
     def _box(self, i):
         """Container ``i``, opened in this process (never a handle inherited by a fork)."""
-        pid = os.getpid()
-        if pid != self._pid:
-            stale, self._boxes, self._pid = self._boxes, OrderedDict(), pid
-            self._transforms = {}
-            for box in stale.values():  # this process's copies only: the parent keeps its own
-                try:
-                    box.close()
-                except Exception:  # noqa: BLE001 - a copy that cannot close is simply dropped
-                    pass
-        box = self._boxes.get(i)
-        if box is None:
-            box = self._boxes[i] = load(self.paths[i])
-            if box.transform.to_params() != self.params or box.n_samples != self.n_samples[i]:
-                del self._boxes[i]
-                box.close()
-                raise ContainerError(f"{self.paths[i]}: changed since the dataset was made")
-            while len(self._boxes) > self.max_open:
-                self._boxes.popitem(last=False)[1].close()
-        else:
-            self._boxes.move_to_end(i)
-        return box
+        return self._handles.container(i)
 
     def close(self):
         """Close the containers this process opened."""
-        if self._pid == os.getpid():
-            for box in self._boxes.values():
-                box.close()
-        self._boxes = OrderedDict()
-        self._pid = os.getpid()
+        self._handles.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_boxes"], state["_transforms"], state["_pid"] = OrderedDict(), {}, None
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._pid = os.getpid()
 
     # -- items -------------------------------------------------------------------------------
     def __len__(self):

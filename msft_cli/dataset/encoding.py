@@ -5,7 +5,8 @@ import numpy as np
 from msft_cli.errors import ParameterError
 
 ENCODINGS = ("complex", "realimag", "magnitude", "db", "ifreq")
-DTYPES = ("float32", "float64")
+#: Float types of the encoded planes (``Encoding(dtype=...)``).
+PLANE_DTYPES = ("float32", "float64")
 
 #: Quantum (radians) of the stored ``"ifreq"`` phase deviations: a power of two
 #: small enough that a deviation (at most pi plus one quantum) is exact in float32,
@@ -78,9 +79,9 @@ class Encoding:
             raise ParameterError(f"floor_db={floor_db:g} must be a finite level in dB")
         if magnitude not in ("linear", "db"):
             raise ParameterError(f"magnitude={magnitude!r} is unknown: must be linear or db")
-        if dtype not in DTYPES:
+        if dtype not in PLANE_DTYPES:
             raise ParameterError(f"dtype={dtype!r} is unknown: must be one of "
-                                 f"{', '.join(DTYPES)}")
+                                 f"{', '.join(PLANE_DTYPES)}")
         self.name, self.ref, self.floor_db = name, ref, floor_db
         self.magnitude, self.dtype = magnitude, np.dtype(dtype)
 

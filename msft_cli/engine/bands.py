@@ -39,6 +39,10 @@ EXTENT_TOLERANCE = 1e-8
 #: Longest filter ring (seconds) accepted: it sets the block margins, and so memory.
 MAX_EXTENT_SECONDS = 100.0
 
+#: Veltkamp's splitter for float64, ``2**27 + 1``: ``c * s - (c * s - c)`` keeps the high 26
+#: bits of ``c``, whose products with FFT sizes are exact (docs/DESIGN.md, "Window placement").
+_VELTKAMP_SPLITTER = 134217729.0
+
 #: The ERB rule of Glasberg and Moore (1990): an auditory filter at ``f`` Hz is
 #: ``ERB_HZ + f / ERB_Q`` Hz wide.
 ERB_HZ, ERB_Q = 24.7, 9.265
@@ -350,7 +354,7 @@ class BandLayout:
         if n is None:
             rel = (f - c) / c
         else:  # (f n - c n) / (c n), with c n as c_hi n (exact) + c_lo n (Veltkamp split)
-            c_hi = c * 134217729.0
+            c_hi = c * _VELTKAMP_SPLITTER
             c_hi -= c_hi - c
             rel = ((top - c_hi * n) - (c - c_hi) * n) / (c * n)
         with np.errstate(divide="ignore"):

@@ -6,19 +6,18 @@ import numpy as np
 
 from msft_cli.errors import ParameterError
 
-#: Default zero-mode steps are the shortest step of the ladder (see ``MSFT._block_plan``)
-#: of at least this many short margins of their stage: the margins (seam margins, where
-#: blocks meet) then cost ~1/8 to ~1/4 more FFT work, where longer blocks cost memory,
-#: and first touching memory is a large part of a cold run (a 60 s stereo file: 3.1
-#: M-sample high-stage blocks touched ~410 MB of buffers).
+#: Default zero-mode steps span at least this many short margins of their stage (see
+#: :meth:`BlockPlanner.plan`): margins cost ~1/8-1/4 more FFT work, longer blocks more
+#: memory to touch. The measurements: docs/DESIGN.md, "Block plans".
 STEP_MARGINS = 16
 
-#: One block just long enough for a stage's frames (from a finer ladder) replaces the
-#: one or two default ones where its FFT is at most this fraction of theirs: a single
-#: block is more memory to touch, which costs a cold run (the 60 s at 48 bins/octave
-#: gains 25-45% from it; a 30 s stereo file at 12 bins, where one block would save 11%
-#: of the FFT length, ran no faster and peaked 35% higher).
+#: One block just long enough for a stage replaces the default ones where its FFT is at
+#: most this fraction of theirs (a single block is more memory to touch): docs/DESIGN.md.
 COVER_GAIN = 0.75
+
+#: Without a block_size, the default block is the power of two at least this many one-rate
+#: margins long (the step is what its two margins leave).
+DEFAULT_BLOCK_MARGINS = 4
 
 
 def _ladder(top, granule, parts=(8,)):
@@ -68,19 +67,12 @@ def block_length(step, margin, granule):
         m += 1
     return m * granule
 
-#: Split, a stage's margin, in extents of its longest filter, where one block covers
-#: the whole stage: the circular wrap then only folds the filters' tails onto zeros,
-#: and a quarter more than the extent gives ~310 dB round trips (the extents end where
-#: the envelope falls to 1e-8 of its peak). One rate keeps margins of one extent.
+#: A stage's margin, in extents of its longest filter, where one block covers it (one rate:
+#: one extent): ~310 dB round trips. See docs/DESIGN.md, "Margins and seams".
 MARGIN_FACTOR = 1.25
 
-#: The margin, in extents, where blocks meet: every seam cuts the filters' tails
-#: across it, and each seam then costs more than the single block's floor. Measured
-#: on 60 s at 12 bins per octave, with three low-stage blocks (one block: 308-311 dB):
-#: with 1.25 extents 246 dB (techno, C1 up) and 258 dB (noise); with 2, 300.5 and
-#: 303.5 dB at the same speed; longer low-stage margins gained ~3 dB more (303.4 dB on
-#: the techno with 4) but slowed the inverse by a quarter. (The low stage now takes
-#: such a file in one block; the high stage's seams, at 2 or 3 extents, cost < 1 dB.)
+#: The margin, in extents, where blocks meet: every seam cuts the filters' tails (1.25
+#: gave 246-258 dB on 60 s, 2 gives 300-304 dB at the same speed): docs/DESIGN.md.
 SEAM_FACTOR = 2.0
 
 
@@ -121,7 +113,7 @@ class BlockPlanner:
         self.margin, seam = one_rate_margins(groups)
         self.fixed_step = block_size is not None
         if block_size is None:
-            n = 1 << int(np.ceil(np.log2(4 * self.margin)))
+            n = 1 << int(np.ceil(np.log2(DEFAULT_BLOCK_MARGINS * self.margin)))
             block_size = n - 2 * self.margin
         if not isinstance(block_size, (int, np.integer)) or isinstance(block_size, bool):
             raise TypeError(f"block_size must be an int, not {type(block_size).__name__}")

@@ -149,9 +149,8 @@ class Geometry:
                        lambda band: (windows[band][0] - lo, windows[band][1]))
             self._low_band(layout, n, split)
             return
-        # every window on those bins in one pass, and sum(g**2) for the duals from the
-        # same values, so that sum(g * dual) is 1 to rounding: ~307 dB round trips, where
-        # BandLayout.sum_of_squares (its own evaluations, ~1e-13 apart) gave ~290 dB
+        # every window on those bins in one pass, and sum(g**2) for the duals from the same
+        # values, so that sum(g * dual) is 1 to rounding (docs/DESIGN.md, "Duals")
         k, lower, upper = layout.window_pairs(np.arange(lo, hi), n)
         sum_sq = lower * lower + upper * upper
         # bins of band j (-1: low-pass): bounds[j + 1] .. bounds[j + 2]

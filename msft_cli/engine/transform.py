@@ -26,7 +26,7 @@ Two boundary modes:
 
 Zero mode at two rates: the margins are set by the lowest octave's filter
 (seconds long), but only the lowest octaves need them. When it is cheaper
-(:func:`msft_cli.engine.kernels.plan_split`), the groups are split in two stages. The
+(:func:`msft_cli.engine.multirate.plan_split`), the groups are split in two stages. The
 high stage (upper octaves and the high-pass band) runs in blocks with short
 margins at the full rate; besides its bands, each of its blocks low-passes
 the spectrum with a smooth filter (1 wherever a low-stage window is not 0, 0

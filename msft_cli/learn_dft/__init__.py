@@ -17,7 +17,7 @@ Targets
     parts (the published layout: "stacked", no scaling, no normalisation). The
     complex outputs are ordered block by block, each block ``(bins, frames)``
     in row-major order (``scipy.signal.spectrogram``'s ``(freq, time)`` layout
-    and the ``(rows, frames)`` of :class:`~msft_cli.engine.transform.Coefficients`).
+    and the ``(rows, frames)`` of :class:`~msft_cli.engine.coefficients.Coefficients`).
 
     ``"dft"``
         ``numpy.fft.fft`` of ``size`` samples: all ``size`` bins (the redundant

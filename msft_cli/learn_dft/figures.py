@@ -24,6 +24,15 @@ WEIGHT_CMAP = "RdBu_r"
 #: The smallest model figure, in pixels at dpi 100 (it grows with the dpi).
 _MODEL_MIN = (640, 480)
 
+#: Padding between the figure's panels: in points (of 1/72 inch), and as a fraction of a panel.
+_PAD_POINTS, _PANEL_SPACE = 4, 0.03
+#: Rows of a weight matrix scanned or coloured at a time (no full-size temporaries).
+_CHUNK_ROWS = 256
+#: A weight row's plot reaches this fraction of its support beyond each end (1 / 40).
+_SUPPORT_PAD = 40
+#: Loss curves of at most this many epochs get a marker per epoch.
+_MARKED_EPOCHS = 30
+
 #: render()'s options that mean nothing for a model, with the values that say "not given".
 _NOT_FOR_MODELS = {"start": None, "end": None, "channel": "mix", "fmin": None, "fmax": None,
                    "y_axis": "hz"}
@@ -226,7 +235,7 @@ def _default_rows(target):
     return [(main.n_frames // 2, b) for b in sorted(bins)]
 
 
-def _finite_peak(arrays, rows=256):
+def _finite_peak(arrays, rows=_CHUNK_ROWS):
     """The largest finite magnitude in ``arrays`` (1 when there is none), for colour scales;
     read ``rows`` rows at a time (no full-size temporaries)."""
     peak = 0.0
@@ -256,7 +265,7 @@ def _pool_signed(w, rows, cols):
     return np.where(hi >= -lo, hi, lo)
 
 
-def _draw_weights_raw(image, lim, path, fmt, dpi, rows=256):
+def _draw_weights_raw(image, lim, path, fmt, dpi, rows=_CHUNK_ROWS):
     """``image`` coloured from ``-lim`` to ``lim``, as 8-bit RGBA made ``rows`` rows at a
     time (a float RGBA copy of a large matrix would be 32 bytes per weight)."""
     from matplotlib.image import imsave
@@ -303,7 +312,8 @@ def _draw_model(data, path, fmt, size, dpi, cmap, top_db, max_db, lines):
 
     fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
-    fig.get_layout_engine().set(h_pad=4 / 72, w_pad=4 / 72, hspace=0.03, wspace=0.03)
+    fig.get_layout_engine().set(h_pad=_PAD_POINTS / 72, w_pad=_PAD_POINTS / 72,
+                                 hspace=_PANEL_SPACE, wspace=_PANEL_SPACE)
     fig.suptitle("\n".join(lines), fontsize="medium")
     top, middle, bottom = fig.subfigures(3, 1, height_ratios=(1.15, 1.0, 1.15))
     _draw_weight_maps(top, data["weight_maps"])
@@ -339,7 +349,7 @@ def _draw_weight_rows(sub, rows, loss):
                 label="analytic, imaginary")
         support = np.flatnonzero((r["analytic_real"] != 0) | (r["analytic_imag"] != 0))
         if support.size:
-            pad = max(1, (support[-1] - support[0]) // 40)
+            pad = max(1, (support[-1] - support[0]) // _SUPPORT_PAD)
             ax.set_xlim(support[0] - pad, support[-1] + pad)
         ax.set_title(r["label"], fontsize="medium")
         ax.set_xlabel("Input sample")
@@ -364,7 +374,7 @@ def _draw_loss(ax, loss):
         ax.text(0.5, 0.5, "no finite loss", ha="center", va="center", transform=ax.transAxes)
         return
     ax.set_yscale("log")
-    marker = "o" if len(epoch) <= 30 else None
+    marker = "o" if len(epoch) <= _MARKED_EPOCHS else None
     for y, label, c in shown:
         ax.plot(epoch, y, color=c, marker=marker, ms=4, label=label)
     bits = np.asarray(loss.get("bits", []))

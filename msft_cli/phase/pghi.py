@@ -7,11 +7,22 @@ import numpy as np
 from msft_cli.engine.bands import window_shape
 from msft_cli.phase.problem import DEFAULT_TOL_DB, _check_tol, _Problem
 
+#: Samples of a window shape on ``-1 <= u <= 1`` for its variance (``window_gamma``).
+_GAMMA_POINTS = 40001
+#: Samples of a band's frequency response, over one bin on each side of its centre.
+_LOBE_FREQUENCY_POINTS = 4001
+#: Cycles from an impulse, ``0 .. 4 B``, at which the envelope is compared with the Gaussian.
+_LOBE_CYCLE_POINTS = 961
+#: Entries of the table from a neighbour ratio to an offset in bins (``_offset_table``).
+_OFFSET_TABLE_POINTS = 8193
+#: Cost of the edges that join known coefficients to the root: below every other edge (>= 1).
+_PINNED_COST = 1e-3
+
 
 @functools.lru_cache(maxsize=8)
 def window_gamma(window):
     """``gamma = 1 / (2 pi var(w))`` of a window shape on ``-1 <= u <= 1`` (see the module)."""
-    u = np.linspace(-1.0, 1.0, 40001)
+    u = np.linspace(-1.0, 1.0, _GAMMA_POINTS)
     w = window_shape(window, np.abs(u))
     return float(1.0 / (2 * np.pi * (np.sum(u * u * w) / np.sum(w))))
 
@@ -27,9 +38,9 @@ def main_lobe(window, bins_per_octave, gamma=None, fit=0.95):
     """
     gamma = window_gamma(window) if gamma is None else gamma
     B = bins_per_octave
-    r = 2.0 ** np.linspace(-1.0 / B, 1.0 / B, 4001)
+    r = 2.0 ** np.linspace(-1.0 / B, 1.0 / B, _LOBE_FREQUENCY_POINTS)
     g = window_shape(window, np.abs(B * np.log2(r)))
-    taus = np.linspace(0.0, 4.0 * B, 961)
+    taus = np.linspace(0.0, 4.0 * B, _LOBE_CYCLE_POINTS)
     env = np.abs(np.exp(2j * np.pi * np.outer(taus, r)) @ (g * np.gradient(r)))
     env /= env[0]
     gauss = np.exp(-np.pi * (taus * np.log(2) / B) ** 2 / gamma)
@@ -38,7 +49,7 @@ def main_lobe(window, bins_per_octave, gamma=None, fit=0.95):
 
 def _offset_table(window):
     """``atan2(w(1 - u), w(u))`` for ``u`` in 0..1 (increasing): ratio to offset in bins."""
-    u = np.linspace(0.0, 1.0, 8193)
+    u = np.linspace(0.0, 1.0, _OFFSET_TABLE_POINTS)
     return np.arctan2(window_shape(window, 1.0 - u), window_shape(window, u)), u
 
 
@@ -155,7 +166,7 @@ def _integrate(octaves, d_time, d_bin, hops, sr, tol_db, rng, known=None):
     pinned = number[np.flatnonzero(fixed)]
     a = np.concatenate([a, pinned])
     b = np.concatenate([b, np.full(len(pinned), root)])
-    cost = np.concatenate([cost, np.full(len(pinned), 1e-3, np.float32)])
+    cost = np.concatenate([cost, np.full(len(pinned), _PINNED_COST, np.float32)])
     tree = minimum_spanning_tree(csr_matrix((cost, (a, b)), shape=(count + 1, count + 1)))
     tree = tree.tocoo()
     del a, b, cost

@@ -12,14 +12,12 @@ INITS = ("pghi", "random", "zero")
 #: Treatments of the real low-/high-pass bands.
 REAL_BANDS = ("keep", "retrieve")
 
+#: Fast Griffin-Lim's iterations by default (msft resynth --iterations).
 DEFAULT_ITERATIONS = 100
-#: Fast Griffin-Lim's momentum. 0.99 (the STFT's usual choice, librosa's default) drives the
-#: spectral convergence in this frame's own norm lowest, but on this less redundant frame it
-#: drifts towards other signals with nearly the same magnitudes: on bench/phase.py's 3 s
-#: signals, a neutral 8x STFT judge found 0.9 better by 4-7 dB on the chirp and the house
-#: beat after 100 iterations, and equal (within 0.5 dB) elsewhere, while the frame's own
-#: measure differed by at most 3 dB either way.
+#: Fast Griffin-Lim's momentum: librosa's 0.99 drifts on this less redundant frame; a neutral
+#: STFT judge scored 0.9 up to 4-7 dB better (docs/DESIGN.md, "Phase reconstruction").
 DEFAULT_MOMENTUM = 0.9
+#: Coefficients this far below the largest (dB) get random phases in PGHI.
 DEFAULT_TOL_DB = -80.0
 
 #: Frames beyond the signal's edges whose magnitudes are this far below the largest

@@ -1,4 +1,5 @@
-"""Pictures of the coefficients (the only module that imports matplotlib).
+"""Pictures of the coefficients: the pixels (:mod:`.raster`, numpy only), the figure
+(:mod:`.figure`, matplotlib) and :func:`render`, which ties them to the inputs (:mod:`.picture`).
 
 Every octave is drawn on its own time grid. The picture's pixel columns split
 the time range evenly; for each octave, a column shows the largest magnitude of
@@ -11,14 +12,16 @@ row when there are more bins than rows, and the nearest bin otherwise.
 
 Containers are read piece by piece, aligned to their chunks, and only the
 frames of the time range asked for are read, so a long file renders in bounded
-memory. matplotlib is imported on first use, with the Agg canvas and no global
-pyplot state, so importing this module (and the CLI) does not pay for it.
+memory. matplotlib is imported on first use (by :mod:`.figure`, and by
+:mod:`msft_cli.learn_dft.figures` for model figures), with the Agg canvas and no
+global pyplot state, so importing this package (and the CLI) does not pay for it.
 
 Inputs are dispatched on what they are (:func:`input_kind`, then
 ``_RASTERS``): a container, an audio file (analysed on the fly into a
 temporary container), or a learn-dft model file (root attribute
-``format == "msft-model"``), drawn by :func:`render_model` as one figure of
-panels (weight maps, weight rows, the four-tone spectrograms, the loss).
+``format == "msft-model"``), drawn by
+:func:`msft_cli.learn_dft.figures.render_model` as one figure of panels (weight
+maps, weight rows, the four-tone spectrograms, the loss).
 """
 
 from .figure import Y_AXES

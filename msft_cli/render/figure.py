@@ -1,4 +1,8 @@
-"""Drawing a raster with matplotlib (its only importer for pictures): axes, ticks, colormaps."""
+"""Drawing a raster with matplotlib: axes, ticks, colormaps.
+
+matplotlib is imported here, on first use, and in :mod:`msft_cli.learn_dft.figures` (the
+model figures, which use this module's colormaps and metadata).
+"""
 
 import numpy as np
 
@@ -9,6 +13,16 @@ from msft_cli.errors import ParameterError
 Y_AXES = ("hz", "note")
 
 _NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+#: Room for the labels around the image, in pixels at dpi 100 (they grow with the dpi):
+#: left (frequency ticks and label), right (colorbar and its label), bottom, top (title).
+_MARGINS = {"left": 64, "right": 92, "bottom": 46, "top": 30}
+#: The colorbar: its gap from the image and its width, in pixels at dpi 100 (at least 4 wide).
+_BAR_GAP, _BAR_WIDTH, _BAR_MIN_WIDTH = 12, 14, 4
+#: The smallest image inside the axes, in pixels each way.
+_MIN_IMAGE = 16
+#: Pixels per tick: at most one time tick per 110 columns, one frequency tick per 28 rows.
+_PIXELS_PER_TIME_TICK, _PIXELS_PER_FREQUENCY_TICK = 110, 28
 
 
 def _colormap(cmap):
@@ -34,17 +48,18 @@ class _Layout:
 
     def __init__(self, width, height, dpi):
         s = dpi / 100.0  # text is sized in points: margins grow with the dpi
-        self.left, self.right = round(64 * s), round(92 * s)
-        self.bottom, self.top = round(46 * s), round(30 * s)
-        self.bar_gap, self.bar_width = round(12 * s), max(4, round(14 * s))
+        self.left, self.right = round(_MARGINS["left"] * s), round(_MARGINS["right"] * s)
+        self.bottom, self.top = round(_MARGINS["bottom"] * s), round(_MARGINS["top"] * s)
+        self.bar_gap = round(_BAR_GAP * s)
+        self.bar_width = max(_BAR_MIN_WIDTH, round(_BAR_WIDTH * s))
         self.width, self.height = width, height
         self.image_width = width - self.left - self.right
         self.image_height = height - self.bottom - self.top
-        if self.image_width < 16 or self.image_height < 16:
+        if self.image_width < _MIN_IMAGE or self.image_height < _MIN_IMAGE:
             raise ParameterError(
                 f"a {width}x{height} picture at dpi={dpi:g} leaves no room for the image: "
-                f"make it at least {self.left + self.right + 16}x"
-                f"{self.bottom + self.top + 16} pixels, lower the dpi, or use raw=True")
+                f"make it at least {self.left + self.right + _MIN_IMAGE}x"
+                f"{self.bottom + self.top + _MIN_IMAGE} pixels, lower the dpi, or use raw=True")
 
     def axes(self, fig):
         w, h = self.width, self.height
@@ -139,8 +154,9 @@ def _draw_picture(r, path, fmt, layout, dpi, cmap, vmin, vmax, y_axis, title):
     im = ax.imshow(r.db, origin="lower", aspect="auto", interpolation="nearest",
                    resample=False, extent=(r.start, r.end, y0, y1), cmap=cmap, vmin=vmin,
                    vmax=vmax)
-    _time_axis(ax, r.start, r.end, max(2, layout.image_width // 110))
-    pos, labels = _frequency_ticks(y0, y1, y_axis, r.tuning, max(2, layout.image_height // 28))
+    _time_axis(ax, r.start, r.end, max(2, layout.image_width // _PIXELS_PER_TIME_TICK))
+    most = max(2, layout.image_height // _PIXELS_PER_FREQUENCY_TICK)
+    pos, labels = _frequency_ticks(y0, y1, y_axis, r.tuning, most)
     ax.set_yticks(pos, labels)
     ax.set_ylabel("Note" if y_axis == "note" else "Frequency (Hz)")
     if title:

@@ -116,7 +116,7 @@ def _no_such_input(path, *args):
 #: What :func:`render` does with each kind of input (see :func:`input_kind`): a
 #: function ``(path, columns, rows, start, end, channel, fmin, fmax, params,
 #: progress) -> (Raster, duration in seconds)``. Models are no raster: render()
-#: hands them to :func:`render_model`.
+#: hands them to :func:`msft_cli.learn_dft.figures.render_model`.
 _RASTERS = {"container": _container_raster, "audio": _audio_raster}
 
 
@@ -163,7 +163,8 @@ def render(source, output=None, start=None, end=None, channel="mix", fmin=None, 
         container, in bounded memory, with ``params`` as in
         :func:`msft_cli.analyze`);
         an open :class:`Container`; or coefficients in memory. A model file
-        written by ``learn-dft`` is drawn by :func:`render_model` (default
+        written by ``learn-dft`` is drawn by
+        :func:`~msft_cli.learn_dft.figures.render_model` (default
         size 1600 x 1200; ``raw``: the weight matrix): ``start``, ``end``,
         ``channel``, ``fmin``, ``fmax`` and ``y_axis`` do not apply to it and
         are refused when given; transform parameters are ignored.

@@ -1,5 +1,5 @@
-"""The HDF5 container (h5py's only importer): its format, the writer, the lazy reader and
-the summary ``msft info`` prints. The layout is documented in docs/FORMAT.md."""
+"""The HDF5 container (h5py's importer, with learn-dft's model file): its format, the writer,
+the lazy reader and the summary ``msft info`` prints. The layout is documented in docs/FORMAT.md."""
 
 from .format import (
                      COMPRESSIONS,

@@ -20,6 +20,12 @@ COMPRESSIONS = ("none", "gzip", "lzf")
 _CHUNK_BYTES = 1 << 17
 
 
+def transform_attrs(params):
+    """The root attributes that store a transform's parameters (:func:`transform_params`
+    reads them back): the parameters under their own names, ``sr`` as ``sample_rate``."""
+    return {("sample_rate" if k == "sr" else k): v for k, v in params.items()}
+
+
 def transform_params(attrs):
     """The transform's parameters (:meth:`MSFT.to_params
     <msft_cli.engine.transform.MSFT.to_params>`) from a container's root attributes.

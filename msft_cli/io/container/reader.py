@@ -1,4 +1,5 @@
-"""The HDF5 container: writing, lazy loading and summaries (the only module that imports h5py).
+"""Reading containers: :func:`load`, the lazy :class:`Container` and its :class:`Crop`, and
+:func:`root_format`, what kind of msft file an HDF5 file is.
 
 Layout (format ``"msft"``, version 1; see docs/FORMAT.md):
 

@@ -21,6 +21,7 @@ from msft_cli.io.container.format import (
     MAGNITUDE_DTYPES,
     _check_storage,
     _group_names,
+    transform_attrs,
 )
 
 
@@ -98,11 +99,8 @@ class Writer:
         params = transform.to_params()
         f.attrs.update({
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-            "sample_rate": params["sr"], "n_samples": int(n_samples),
-            "n_channels": int(n_channels), "fmin": params["fmin"],
-            "bins_per_octave": params["bins_per_octave"], "n_octaves": params["n_octaves"],
-            "tuning": params["tuning"], "window": params["window"], "mode": params["mode"],
-            "gamma": float(params["gamma"]), "oversample": int(params["oversample"]),
+            **transform_attrs(params), "n_samples": int(n_samples),
+            "n_channels": int(n_channels),
             "period": transform.period(n_samples) if transform.mode == "periodic" else 0,
             "source_name": str(source.get("name", "")),
             "source_format": str(source.get("format", "")),
