@@ -11,10 +11,15 @@ BUILD := build
 
 install: $(STAMP)
 
+# torch for msft_cli.torch and its tests: the CPU build 2.13.0 (from the local disk on our
+# machines), installed before the extras, whose torch>=2.1 then adds nothing (a bare torch
+# requirement would pull a CUDA build of several GB)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,docs]'
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test,docs,torch]'
 	touch $(STAMP)
 
 # An editable install leaves msft's own modules uncompiled; compiling them once spares
@@ -60,6 +65,7 @@ bench: $(BENCH_STAMP) compile
 	$(PY) bench/phase.py --quick --markdown $(BUILD)/bench/phase.md
 	$(PY) bench/learn_dft.py --quick --markdown $(BUILD)/bench/learn_dft.md
 	$(PY) bench/peers.py --quick --wisdom $(BUILD)/bench/fftw-wisdom --markdown $(BUILD)/bench/peers.md
+	$(PY) bench/torch_engine.py --quick --markdown $(BUILD)/bench/torch_engine.md
 
 # The long runs: 60-minute files, the published learn-dft configuration in full.
 bench-all: bench

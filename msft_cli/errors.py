@@ -19,4 +19,8 @@ class AudioError(MsftError):
 
 
 class ContainerError(MsftError):
-    """An HDF5 container is missing, corrupt, foreign or of a newer version."""
+    """An HDF5 container is missing, corrupt, foreign or of a newer version.
+
+    Also the error of msft's other files, which are no audio: model files,
+    pictures and batch manifests that cannot be read or written.
+    """

@@ -30,7 +30,7 @@ from msft_cli.batch import manifest as manifest_module
 from msft_cli.cli import main
 from msft_cli.cli.progress import ConsoleProgress
 from msft_cli.engine.transform import MSFT
-from msft_cli.errors import ParameterError
+from msft_cli.errors import ContainerError, ParameterError
 
 REPO = Path(__file__).resolve().parent.parent
 SR = 44100
@@ -626,3 +626,10 @@ def test_the_slurm_array_and_gnu_parallel_examples(tmp_path, env):
     assert sorted(r["output"] for r in merged) == sorted(
         Path(k).with_suffix(".h5").as_posix() for k in clips)
     assert {r["shard"] for r in merged} <= {"0/2", "1/2"}
+
+
+def test_merging_what_is_not_there_raises_a_container_error(tmp_path):
+    with pytest.raises(ContainerError, match=re.escape(f"{tmp_path / 'nope'}: no such file")):
+        batch.merge_manifests([tmp_path / "nope"])
+    with pytest.raises(ContainerError, match="holds no manifest"):
+        batch.merge_manifests([tmp_path])

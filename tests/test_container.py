@@ -1019,20 +1019,26 @@ def test_writer_rejects_no_channels_and_leaves_nothing(small, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("n_samples, n_channels, bad", [
-    (0, 1, "n_samples=0"), (-5, 1, "n_samples=-5"), (100.0, 1, "n_samples=100.0"),
-    (True, 1, "n_samples=True"), ("100", 1, "n_samples='100'"),
-    (100, -1, "n_channels=-1"), (100, 2.0, "n_channels=2.0"), (100, True, "n_channels=True"),
-    (100, None, "n_channels=None"),
+@pytest.mark.parametrize("n_samples, n_channels, error, message", [
+    (0, 1, ParameterError, "n_samples=0 must be a positive integer"),
+    (-5, 1, ParameterError, "n_samples=-5 must be a positive integer"),
+    (100.0, 1, TypeError, "n_samples must be an int, not float"),
+    (True, 1, TypeError, "n_samples must be an int, not bool"),
+    ("100", 1, TypeError, "n_samples must be an int, not str"),
+    (100, -1, ParameterError, "n_channels=-1 must be a positive integer"),
+    (100, 2.0, TypeError, "n_channels must be an int, not float"),
+    (100, True, TypeError, "n_channels must be an int, not bool"),
+    (100, None, TypeError, "n_channels must be an int, not NoneType"),
 ])
-def test_writer_validates_its_sizes_before_making_a_file(n_samples, n_channels, bad, small,
-                                                         tmp_path, monkeypatch):
+def test_writer_validates_its_sizes_before_making_a_file(n_samples, n_channels, error, message,
+                                                         small, tmp_path, monkeypatch):
     def no_file(*args, **kwargs):
         raise AssertionError("a temporary file was made before the sizes were checked")
 
     monkeypatch.setattr(tempfile, "mkstemp", no_file)
-    with pytest.raises(ParameterError, match=re.escape(f"{bad} must be a positive integer")):
+    with pytest.raises(error) as info:
         Writer(tmp_path / "x.h5", small, n_samples, n_channels)
+    assert str(info.value) == message
     assert list(tmp_path.iterdir()) == []
 
 

@@ -537,6 +537,11 @@ def test_a_folder_without_containers(tmp_path):
         CropDataset(tmp_path)
     with pytest.raises(ContainerError, match=re.escape(f"{tmp_path / 'x.h5'}: no such file")):
         CropDataset([tmp_path / "x.h5"])
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "fake.h5").write_bytes(b"not hdf5")  # skipped, as batch does
+    with pytest.raises(ContainerError, match=re.escape(
+            f"{tmp_path}: no containers (*.h5) in this folder")):
+        CropDataset(tmp_path)
     (tmp_path / "fake.h5").write_bytes(b"not hdf5")
     with pytest.raises(ContainerError, match=re.escape(f"{tmp_path / 'fake.h5'}: not an HDF5")):
         CropDataset(tmp_path)
@@ -601,7 +606,8 @@ def test_a_crop_longer_than_a_file(folder, signals):
     ({"seconds": -1.0}, ParameterError, "seconds=-1.0 must be a positive duration"),
     ({"frames": 0}, ParameterError, "frames=0 must be a positive integer (frames of the "
                                     "lowest octave)"),
-    ({"frames": 2.5}, ParameterError, "frames=2.5 must be a positive integer"),
+    ({"frames": 2.5}, TypeError, "frames must be an int, not float"),
+    ({"seconds": "2"}, TypeError, "seconds must be a number, not str"),
     ({"seconds": 1.0, "frames": 4}, ParameterError, "give seconds or frames, not both"),
     ({"order": "shuffled"}, ParameterError,
      "order='shuffled' is unknown: must be one of random, sequential"),

@@ -169,6 +169,10 @@ def test_save_wisdom_writes_under_cache_dir(cache):
     assert tuple(base64.b64decode(w) for w in saved) == pyfftw.export_wisdom()
     # written atomically: no temporary file is left next to it
     assert sorted(p.name for p in cache.iterdir()) == [path.name]
+    # with the permissions of any other file msft writes (not mkstemp's 0o600)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_save_wisdom_creates_missing_folders(tmp_path, monkeypatch):

@@ -242,7 +242,6 @@ def test_tol_stops_early_and_progress_reports_each_epoch():
     ({"solver": "newton"}, "solver='newton' is unknown: must be one of adam, sgd, lstsq"),
     ({"precision": "half"}, "precision='half' is unknown: must be one of mixed, float64, "
                             "float32"),
-    ({"size": 2.5, "target": "dft"}, "size=2.5 must be an integer"),
     ({"solver": "lstsq", "examples": 100}, "examples=100 must be at least the input length "
                                            "2048 for solver='lstsq' (the normal equations "
                                            "are singular otherwise)"),
@@ -253,6 +252,17 @@ def test_tol_stops_early_and_progress_reports_each_epoch():
 ])
 def test_bad_parameters(kwargs, message):
     with pytest.raises(ParameterError) as info:
+        learn_dft.learn_dft(**kwargs)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"size": 2.5, "target": "dft"}, "size must be an int, not float"),
+    ({"epochs": True}, "epochs must be an int, not bool"),
+    ({"lr": "0.1"}, "lr must be a number, not str"),
+])
+def test_parameters_of_the_wrong_type(kwargs, message):
+    with pytest.raises(TypeError) as info:
         learn_dft.learn_dft(**kwargs)
     assert str(info.value) == message
 

@@ -20,6 +20,7 @@ from matplotlib.image import imread
 
 from msft_cli import MSFT, MsftError, ParameterError, analyze, load, save
 from msft_cli.cli import main
+from msft_cli.errors import AudioError, ContainerError
 from msft_cli.io.audio import AudioWriter
 from msft_cli.render import FLOOR_DB, Raster, input_kind, raster, render, targets
 
@@ -346,6 +347,17 @@ def test_bad_inputs_give_one_line_and_no_image(tmp_path, make, message):
     assert files_in(tmp_path) == before and files_in(out) == []
 
 
+def test_io_failures_raise_the_error_of_their_kind(tmp_path, stereo_box):
+    with pytest.raises(AudioError, match="no such file"):
+        render(tmp_path / "missing.wav", tmp_path / "x.png")
+    with pytest.raises(ContainerError, match="no such file"):
+        render(tmp_path / "missing.h5", tmp_path / "x.png")
+    with pytest.raises(ParameterError, match="is a folder: render the files inside it"):
+        render(tmp_path, tmp_path / "x.png")
+    with pytest.raises(ContainerError, match="the folder .* does not exist"):
+        render(stereo_box, tmp_path / "no" / "x.png")
+
+
 def test_coefficients_and_an_open_container(tmp_path, sine_coefs, stereo_box):
     with pytest.raises(ParameterError, match="output is required when rendering coefficients"):
         render(sine_coefs)
@@ -396,7 +408,6 @@ def test_a_failed_write_leaves_nothing(tmp_path, sine_coefs, monkeypatch):
 def test_title_defaults_to_the_file_name(tmp_path, stereo_box, monkeypatch):
     titles = []
     monkeypatch.setattr(rendering, "_draw_picture", lambda *a: titles.append(a[-1]))
-    monkeypatch.setattr(rendering, "publish", lambda tmp, path: Path(tmp).rename(path))
     render(stereo_box, tmp_path / "a.png")
     render(stereo_box, tmp_path / "b.png", channel=1)
     render(stereo_box, tmp_path / "c.png", title="Mine")
@@ -476,6 +487,21 @@ def test_targets(tmp_path, stereo_box, wav):
         targets(wav, tmp_path / "x.png", "svg")
     with pytest.raises(ParameterError, match="holds no container or audio file to render"):
         targets(tmp_path / "out")
+
+
+def test_targets_of_a_folder_tree_mirror_it_as_a_batch_does(tmp_path):
+    folder = tmp_path / "in"
+    for name in ("b.wav", "sub/a.h5", "sub/deeper/c.flac", ".hidden/d.wav", "sub/.e.wav"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"")
+    assert targets(folder) == [(folder / "b.wav", folder / "b.png"),
+                               (folder / "sub/a.h5", folder / "sub/a.png"),
+                               (folder / "sub/deeper/c.flac", folder / "sub/deeper/c.png")]
+    out = tmp_path / "out"
+    assert targets(folder, out) == [(folder / "b.wav", out / "b.png"),
+                                    (folder / "sub/a.h5", out / "sub/a.png"),
+                                    (folder / "sub/deeper/c.flac", out / "sub/deeper/c.png")]
+    assert (out / "sub/deeper").is_dir()
 
 
 # -- axes ----------------------------------------------------------------------------

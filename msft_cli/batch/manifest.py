@@ -4,16 +4,14 @@ import hashlib
 import inspect
 import json
 import os
-import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from msft_cli import convert
+from msft_cli._files import expand, temporary_name, write_text
 from msft_cli.engine.transform import KEYWORDS, MSFT
-from msft_cli.errors import MsftError, ParameterError
+from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io import container
-from msft_cli.io.audio import publish
 
 #: Options that change how fast an output is made, not what it holds: changing
 #: them does not make an output out of date (block sizes agree to float32 rounding).
@@ -44,7 +42,6 @@ MANIFEST_GLOBS = ("manifest.jsonl", "manifest-*-of-*.jsonl")
 
 #: Default name of :func:`merge_manifests`'s output.
 MERGED_MANIFEST = "manifest-merged.jsonl"
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.part$")
 _TRANSFORM_PARAMS = KEYWORDS
 
 
@@ -126,7 +123,7 @@ def read_manifest(path):
                 else:
                     damaged += 1
     except OSError as exc:
-        raise MsftError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        raise ContainerError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     return records, damaged
 
 
@@ -169,16 +166,16 @@ class _Manifest:
                     if fh.read(1) != b"\n":
                         os.write(self._fd, b"\n")
         except OSError as exc:
-            raise MsftError(f"{self.path}: cannot write the manifest "
-                            f"({exc.strerror or exc})") from exc
+            raise ContainerError(f"{self.path}: cannot write the manifest "
+                                 f"({exc.strerror or exc})") from exc
 
     def write(self, record):
         data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             os.write(self._fd, data)
         except OSError as exc:
-            raise MsftError(f"{self.path}: cannot write the manifest "
-                            f"({exc.strerror or exc})") from exc
+            raise ContainerError(f"{self.path}: cannot write the manifest "
+                                 f"({exc.strerror or exc})") from exc
 
     def close(self):
         if self._fd is not None:
@@ -231,23 +228,15 @@ def merge_manifests(paths, output=None, history=False):
 
     Raises
     ------
-    MsftError
+    ContainerError
         No manifest found, or a file that cannot be read or written.
     """
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not paths:
         raise ParameterError("no manifest or folder given")
-    files = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = _manifest_files(p)
-            if not found:
-                raise MsftError(f"{p}: holds no manifest ({' or '.join(MANIFEST_GLOBS)})")
-            files.extend(found)
-        elif p.exists():
-            files.append(p)
-        else:
-            raise MsftError(f"{p}: no such file or folder")
+    files = expand(paths, _manifest_files,
+                   "{folder}: holds no manifest (" + " or ".join(MANIFEST_GLOBS) + ")",
+                   ContainerError)
     first = Path(paths[0])
     output = Path(output) if output is not None else \
         (first if first.is_dir() else first.parent) / MERGED_MANIFEST
@@ -266,25 +255,9 @@ def merge_manifests(paths, output=None, history=False):
     for rec in latest.values():
         statuses[rec["status"]] = statuses.get(rec["status"], 0) + 1
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen)
-    _write_text(output, text)
+    write_text(output, text, ContainerError)
     return MergeReport(output, len(files), len(records), len(latest), statuses, damaged,
                        len(chosen))
-
-
-def _write_text(path, text):
-    path = Path(path)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        publish(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise MsftError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def temporary_files(output, older_than=None):
@@ -300,8 +273,7 @@ def temporary_files(output, older_than=None):
     except OSError:
         return found
     for entry in entries:
-        m = _TEMP_NAME.match(entry.name)
-        if m and m.group("name") == output.name:
+        if temporary_name(entry.name) == output.name:
             try:
                 if older_than is None or entry.stat().st_mtime < older_than:
                     found.append(Path(entry.path))
@@ -328,8 +300,7 @@ def remove_leftovers(tasks, older_than):
         except OSError:
             continue
         for entry in entries:
-            m = _TEMP_NAME.match(entry.name)
-            if not m or m.group("name") not in names:
+            if temporary_name(entry.name) not in names:
                 continue
             try:
                 if entry.stat().st_mtime < older_than:

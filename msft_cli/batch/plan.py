@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from msft_cli._checks import choice, unknown
+from msft_cli._files import walk
 from msft_cli.errors import ParameterError
 from msft_cli.io.audio import AUDIO_EXTENSIONS
 from msft_cli.io.container.format import CONTAINER_EXTENSIONS
@@ -109,32 +111,22 @@ def _picked(rel, name, globs, extensions):
 def _walk(folder, globs, extensions):
     """``(path, relative path with /, size)`` of the files picked under ``folder``.
 
-    Hidden files and folders (names starting with ``.``, e.g. temporary
-    files) are passed over; symbolic links to folders are not followed.
+    The files are :func:`msft_cli._files.walk`'s: at any depth, hidden files
+    and folders passed over, links to folders not followed.
     """
     found = []
-
-    def onerror(exc):
-        raise ParameterError(f"{exc.filename}: cannot list ({exc.strerror})") from exc
-    for top, dirs, files in os.walk(folder, onerror=onerror):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            path = Path(top) / name
-            rel = path.relative_to(folder).as_posix()
-            if _picked(rel, name, globs, extensions):
-                try:
-                    found.append((path, rel, path.stat().st_size))
-                except OSError:  # vanished, or a dangling link: reported when converted
-                    found.append((path, rel, 0))
+    for path in walk(folder):
+        rel = path.relative_to(folder).as_posix()
+        if _picked(rel, path.name, globs, extensions):
+            try:
+                found.append((path, rel, path.stat().st_size))
+            except OSError:  # vanished, or a dangling link: reported when converted
+                found.append((path, rel, 0))
     return found
 
 
 def _check_inputs(command, inputs):
-    if command not in COMMANDS:
-        raise ParameterError(f"command={command!r} is unknown: must be one of "
-                             f"{', '.join(COMMANDS)}")
+    choice("command", command, COMMANDS)
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     if not inputs:
         raise ParameterError("no input given")
@@ -210,8 +202,7 @@ def plan(command, inputs, output=None, glob=None, shard=None, format=None):
     """
     inputs = _check_inputs(command, inputs)
     if format is not None and (command != "render" or format not in FORMATS):
-        raise ParameterError(f"format={format!r} is unknown: must be one of "
-                             f"{', '.join(FORMATS)} (for render)")
+        raise unknown("format", format, FORMATS, more=" (for render)")
     parse_shard(shard)
     globs = [glob] if isinstance(glob, str) else list(glob or ())
     extensions = _INPUTS[command]

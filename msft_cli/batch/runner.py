@@ -12,6 +12,7 @@ from multiprocessing.connection import wait as _wait_for
 from pathlib import Path
 
 from msft_cli import convert
+from msft_cli._checks import integer
 from msft_cli._version import __version__
 from msft_cli.batch.manifest import (
     _RESYNTH_SET,
@@ -120,11 +121,7 @@ class _Signals:
 def _check_jobs(jobs):
     if jobs is None:
         return cores()
-    if isinstance(jobs, bool) or not isinstance(jobs, int):
-        raise TypeError(f"jobs must be an int, not {type(jobs).__name__}")
-    if jobs < 1:
-        raise ParameterError(f"jobs={jobs} must be at least 1")
-    return jobs
+    return integer("jobs", jobs, minimum=1)
 
 
 def _check_options(command, options):

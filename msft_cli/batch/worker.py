@@ -8,13 +8,24 @@ from pathlib import Path
 
 from msft_cli import convert
 from msft_cli.batch.manifest import _TRANSFORM_PARAMS, _same_source, fingerprint
+from msft_cli.batch.plan import CONTAINER_EXTENSIONS
 from msft_cli.engine.transform import MSFT
-from msft_cli.errors import MsftError, ParameterError
+from msft_cli.errors import AudioError, ContainerError, MsftError, ParameterError
 from msft_cli.io.audio import info as audio_info
 from msft_cli.io.container.reader import load
 
 _PROGRESS_EVERY = 0.5  # seconds between a worker's progress messages
 
+
+
+def _file_error(command, path, output=False):
+    """The error of a file a batch reads or writes: AudioError for audio (analyze's inputs,
+    resynth's outputs, render's audio inputs), else ContainerError (containers, pictures)."""
+    if output:
+        return AudioError if command == "resynth" else ContainerError
+    if command == "render":
+        return ContainerError if Path(path).suffix.lower() in CONTAINER_EXTENSIONS else AudioError
+    return AudioError if command == "analyze" else ContainerError
 
 class _Stopped(BaseException):
     """Raised in a worker after SIGTERM, between two blocks of its file: unwinds (removing
@@ -115,10 +126,10 @@ class _Worker:
         try:
             try:
                 stamp = fingerprint(source, self.checksum)
-            except FileNotFoundError as exc:
-                raise MsftError(f"{source}: no such file") from exc
             except OSError as exc:
-                raise MsftError(f"{source}: cannot read ({exc.strerror or exc})") from exc
+                reason = ("no such file" if isinstance(exc, FileNotFoundError)
+                          else f"cannot read ({exc.strerror or exc})")
+                raise _file_error(self.command, source)(f"{source}: {reason}") from exc
             rec.update(source_size=stamp["size"], source_mtime_ns=stamp["mtime_ns"],
                        source_sha256=stamp["sha256"])
             duration = None if self.overwrite else self._up_to_date(output, stamp, prior)
@@ -128,8 +139,9 @@ class _Worker:
                 try:
                     output.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
-                    raise MsftError(f"{output.parent}: cannot make the folder "
-                                    f"({exc.strerror or exc})") from exc
+                    raise _file_error(self.command, output, output=True)(
+                        f"{output.parent}: cannot make the folder ({exc.strerror or exc})") \
+                        from exc
                 rec.update(status="ok",
                            duration=getattr(self, "_" + self.command)(task_id, source, output,
                                                                       stamp))

@@ -1,11 +1,10 @@
 """``msft learn-dft``: one linear layer learns the DFT, an STFT or msft."""
 
-import sys
-
 import click
 
 from msft_cli import learn_dft
 from msft_cli.cli.common import defaults, fail_cleanly
+from msft_cli.cli.progress import Bar
 
 _LEARN = defaults(learn_dft.learn_dft)
 
@@ -59,9 +58,12 @@ _LEARN = defaults(learn_dft.learn_dft)
               help="Seed of the data, the shuffling and the test signals.")
 @click.option("--tol", type=float, default=_LEARN["tol"], show_default=True,
               help="Stop once the validation MSE is at most this (0: run every epoch).")
+@click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy",
+              show_default=True, help="numpy, or torch.nn.Linear with torch.optim (adam, sgd; "
+                                      "CUDA if available; needs the torch extra).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @fail_cleanly
-def learn_dft_command(output, quiet, **params):
+def learn_dft_command(output, quiet, backend, **params):
     """Train one dense layer (no bias, no activation) to do a DFT, an STFT or msft.
 
     The training signals are white noise and the targets their transform (real
@@ -77,28 +79,24 @@ def learn_dft_command(output, quiet, **params):
       msft learn-dft --target dft --size 128 -o dft128.h5
       msft learn-dft -o stft.h5
       msft learn-dft --solver lstsq -o stft_lstsq.h5
+      msft learn-dft --target dft --size 32 --backend torch -o dft32.h5
     """
     output = output or f"{params['target']}.model.h5"
-    state = {}
+    bar = Bar(f"learn-dft {params['target']} ({params['solver']})", quiet,
+              item_show_func=lambda r: f"val MSE {r['val_loss']:.2e}" if r else None)
 
     def progress(epoch, epochs, record):  # the bar starts once the parameters are checked
-        if quiet:
-            return
-        if "bar" not in state:
-            state["bar"] = click.progressbar(
-                length=epochs, label=f"learn-dft {params['target']} ({params['solver']})",
-                file=sys.stderr, item_show_func=lambda r: (
-                    f"val MSE {r['val_loss']:.2e}" if r else None))
-            state["bar"].__enter__()
-        if epoch:
-            state["bar"].update(1, record)
+        bar.update(epoch, epochs, record)
 
     try:
-        result = learn_dft.learn_dft(progress=progress, **params)
+        if backend == "torch":  # torch is imported only here
+            from msft_cli.torch.learn_dft import learn_dft as train
+        else:
+            train = learn_dft.learn_dft
+        result = train(progress=progress, **params)
         result.save(output)
     finally:
-        if "bar" in state:
-            state["bar"].__exit__(None, None, None)
+        bar.close()
     if not quiet:
         click.echo(result.summary())
         click.echo(f"-> {output}")

@@ -2,10 +2,11 @@
 transform."""
 
 import os
-from pathlib import Path
+from pathlib import PurePath
 
 import numpy as np
 
+from msft_cli._files import expand, walk
 from msft_cli.engine.transform import PARAMS
 from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io.container.reader import load
@@ -19,25 +20,24 @@ def _show(value):
 
 
 def _container_paths(source, pattern):
-    """Container paths from a folder, a file, or a list of them, in a stable order."""
+    """Container paths from a folder, a file, or a list of them, in a stable order.
+
+    A folder gives the files under it whose path relative to it matches
+    ``pattern`` (from the right, as :meth:`pathlib.PurePath.match`), found by
+    :func:`msft_cli._files.walk`: at any depth, hidden files and folders
+    skipped, a folder's files before its subfolders.
+    """
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     if not items:
         raise ParameterError("source is an empty list: give a folder or container paths")
-    paths = []
     for item in items:
         if not isinstance(item, (str, os.PathLike)):
             raise TypeError(f"source entries must be paths, not {type(item).__name__}")
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(q for q in p.rglob(pattern) if q.is_file())
-            if not found:
-                raise ContainerError(f"{p}: no containers ({pattern}) in this folder")
-            paths.extend(found)
-        elif p.exists():
-            paths.append(p)
-        else:
-            raise ContainerError(f"{p}: no such file or folder")
-    return paths
+
+    def matching(folder):
+        return [q for q in walk(folder) if PurePath(q.relative_to(folder)).match(pattern)]
+    return expand(items, matching, "{folder}: no containers (" + pattern + ") in this folder",
+                  ContainerError)
 
 
 def survey(paths, channels):

@@ -1,8 +1,8 @@
 """Fixed-length crops of a set of containers: the catalogue, sampling, reading, layout."""
 
-
 import numpy as np
 
+from msft_cli._checks import choice, integer, non_negative, positive, real
 from msft_cli.dataset.catalogue import _container_paths, survey
 from msft_cli.dataset.encoding import _encoding
 from msft_cli.dataset.handles import ProcessHandles
@@ -27,7 +27,8 @@ class CropDataset:
     Parameters
     ----------
     source : path or list of paths
-        A folder (searched recursively for ``pattern``), a container, or a list of both.
+        A folder (searched recursively for ``pattern``, hidden files and folders
+        skipped), a container, or a list of both.
     seconds : float, optional
         Crop length in seconds, rounded to the nearest whole number of
         lowest-octave frames (:attr:`crop_seconds` is the exact length).
@@ -126,25 +127,18 @@ class CropDataset:
                  max_open=32):
         for name, value, allowed in (("order", order, ORDERS), ("layout", layout, LAYOUTS),
                                      ("short", short, SHORT)):
-            if value not in allowed:
-                raise ParameterError(f"{name}={value!r} is unknown: must be one of "
-                                     f"{', '.join(allowed)}")
+            choice(name, value, allowed)
         if isinstance(channels, bool) or not (
                 channels in CHANNELS if isinstance(channels, str)
                 else isinstance(channels, (int, np.integer)) and channels >= 0):
             raise ParameterError(f"channels={channels!r} must be one of {', '.join(CHANNELS)} "
                                  "or a channel index (0, 1, ...)")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ParameterError(f"seed={seed!r} must be a non-negative integer")
-        if isinstance(max_open, bool) or not isinstance(max_open, (int, np.integer)) \
-                or max_open < 1:
-            raise ParameterError(f"max_open={max_open!r} must be a positive integer")
+        non_negative("seed", seed)
+        positive("max_open", max_open)
         if n_crops is not None:
             if order != "random":
                 raise ParameterError("n_crops applies to order='random' only")
-            if isinstance(n_crops, bool) or not isinstance(n_crops, (int, np.integer)) \
-                    or n_crops < 1:
-                raise ParameterError(f"n_crops={n_crops!r} must be a positive integer")
+            positive("n_crops", n_crops)
         self.encoding = _encoding(encoding)
         self.order, self.layout, self.short = order, layout, short
         self.channels = channels if isinstance(channels, str) else int(channels)
@@ -173,16 +167,11 @@ class CropDataset:
         if seconds is not None and frames is not None:
             raise ParameterError("give seconds or frames, not both")
         if frames is not None:
-            if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) \
-                    or frames < 1:
-                raise ParameterError(f"frames={frames!r} must be a positive integer (frames "
-                                     "of the lowest octave)")
-            count = int(frames)
+            count = positive("frames", frames,
+                             rule="a positive integer (frames of the lowest octave)")
         else:
             seconds = 2.0 if seconds is None else seconds
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.number)) \
-                    or not np.isfinite(seconds) or seconds <= 0:
-                raise ParameterError(f"seconds={seconds!r} must be a positive duration")
+            seconds = real("seconds", seconds, above=0, rule="a positive duration")
             count = max(1, int(round(seconds * self.sr / self.grid_hop)))
         self.crop_frames = count
         self.crop_samples = count * self.grid_hop
@@ -222,8 +211,8 @@ class CropDataset:
             self.image_hop = None
         else:
             image_hop = hops[-1] if image_hop is None else image_hop
-            if isinstance(image_hop, bool) or not isinstance(image_hop, (int, np.integer)) \
-                    or not hops[-1] <= image_hop <= hops[0] or image_hop & (image_hop - 1):
+            if not hops[-1] <= integer("image_hop", image_hop) <= hops[0] \
+                    or image_hop & (image_hop - 1):
                 raise ParameterError(f"image_hop={image_hop!r} must be a power of two between "
                                      f"{hops[-1]} and {hops[0]}")
             if image_hop > hops[-1] and not self.encoding.magnitude_like:
@@ -317,9 +306,7 @@ class CropDataset:
         With PyTorch's ``DataLoader``, call it before iterating (workers are
         made per epoch unless ``persistent_workers=True``).
         """
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise ParameterError(f"epoch={epoch!r} must be a non-negative integer")
-        self.epoch = int(epoch)
+        self.epoch = non_negative("epoch", epoch)
 
     def locate(self, index):
         """Where item ``index`` is: ``(file, frame, channel)``, the arguments of :meth:`read`.
@@ -328,8 +315,7 @@ class CropDataset:
         lowest-octave frame, ``channel`` the channel index or -1 (``"mix"``,
         ``"all"``).
         """
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int, not {type(index).__name__}")
+        integer("index", index)
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"index {index} is out of range for {n} crops")

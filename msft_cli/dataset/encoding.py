@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from msft_cli._checks import choice
 from msft_cli.errors import ParameterError
 
 ENCODINGS = ("complex", "realimag", "magnitude", "db", "ifreq")
@@ -68,9 +69,7 @@ class Encoding:
 
     def __init__(self, name="realimag", ref=1.0, floor_db=-120.0, magnitude="linear",
                  dtype="float32"):
-        if name not in ENCODINGS:
-            raise ParameterError(f"encoding={name!r} is unknown: must be one of "
-                                 f"{', '.join(ENCODINGS)}")
+        choice("encoding", name, ENCODINGS)
         ref = float(ref)
         if not np.isfinite(ref) or ref <= 0:
             raise ParameterError(f"ref={ref:g} must be a positive amplitude")
@@ -79,9 +78,7 @@ class Encoding:
             raise ParameterError(f"floor_db={floor_db:g} must be a finite level in dB")
         if magnitude not in ("linear", "db"):
             raise ParameterError(f"magnitude={magnitude!r} is unknown: must be linear or db")
-        if dtype not in PLANE_DTYPES:
-            raise ParameterError(f"dtype={dtype!r} is unknown: must be one of "
-                                 f"{', '.join(PLANE_DTYPES)}")
+        choice("dtype", dtype, PLANE_DTYPES)
         self.name, self.ref, self.floor_db = name, ref, floor_db
         self.magnitude, self.dtype = magnitude, np.dtype(dtype)
 

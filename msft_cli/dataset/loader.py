@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from msft_cli._checks import integer
 from msft_cli.errors import ParameterError
 
 
@@ -125,8 +126,7 @@ def iter_batches(dataset, batch_size=32, workers=0, context=None, indices=None,
     """
     for name, value, low in (("batch_size", batch_size, 1), ("workers", workers, 0),
                              ("prefetch", prefetch, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ParameterError(f"{name}={value!r} must be an integer >= {low}")
+        integer(name, value, minimum=low, rule=f"an integer >= {low}")
     indices = list(range(len(dataset))) if indices is None else list(indices)
     batches = [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)]
     if drop_last and batches and len(batches[-1]) < batch_size:

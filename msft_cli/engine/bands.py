@@ -25,6 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
+from msft_cli._checks import integer, unknown
 from msft_cli.errors import ParameterError
 
 #: Names of the available window shapes.
@@ -115,7 +116,7 @@ def window_shape(name, x):
         return np.cos(0.5 * np.pi * _smooth_step(x))
     if name == "hann":
         return np.cos(0.5 * np.pi * np.clip(x, 0.0, 1.0)) ** 2
-    raise ParameterError(f"window={name!r} is unknown: must be one of {', '.join(WINDOWS)}")
+    raise unknown("window", name, WINDOWS)
 
 
 def default_fmin(bins_per_octave=12, tuning=440.0, floor=20.0):
@@ -185,12 +186,10 @@ class BandLayout:
 
     def __init__(self, sr, fmin, bins_per_octave, n_octaves=None, window="bump", gamma=0.0,
                  oversample=1):
-        if not isinstance(sr, (int, np.integer)) or isinstance(sr, bool):
-            raise TypeError(f"sr must be an int, not {type(sr).__name__}")
+        integer("sr", sr)
         if sr < 1000:
             raise ParameterError(f"sr={sr} is too low: must be at least 1000 Hz")
-        if not isinstance(bins_per_octave, (int, np.integer)) or isinstance(bins_per_octave, bool):
-            raise TypeError(f"bins_per_octave must be an int, not {type(bins_per_octave).__name__}")
+        integer("bins_per_octave", bins_per_octave)
         if not 1 <= bins_per_octave <= MAX_BINS_PER_OCTAVE:
             raise ParameterError(
                 f"bins_per_octave={bins_per_octave} is out of range: must be between 1 and "
@@ -206,8 +205,7 @@ class BandLayout:
         fitting = int(np.floor(np.log2(nyquist / fmin) + 1e-12))
         if n_octaves is None:
             n_octaves = fitting
-        if not isinstance(n_octaves, (int, np.integer)) or isinstance(n_octaves, bool):
-            raise TypeError(f"n_octaves must be an int, not {type(n_octaves).__name__}")
+        integer("n_octaves", n_octaves)
         if not 1 <= n_octaves <= fitting:
             raise ParameterError(
                 f"n_octaves={n_octaves} does not fit: must be between 1 and {fitting} for "

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from msft_cli.errors import ParameterError
+from msft_cli._checks import integer
 
 #: Default zero-mode steps span at least this many short margins of their stage (see
 #: :meth:`BlockPlanner.plan`): margins cost ~1/8-1/4 more FFT work, longer blocks more
@@ -115,10 +115,7 @@ class BlockPlanner:
         if block_size is None:
             n = 1 << int(np.ceil(np.log2(DEFAULT_BLOCK_MARGINS * self.margin)))
             block_size = n - 2 * self.margin
-        if not isinstance(block_size, (int, np.integer)) or isinstance(block_size, bool):
-            raise TypeError(f"block_size must be an int, not {type(block_size).__name__}")
-        if block_size < 1:
-            raise ParameterError(f"block_size={block_size} must be at least 1 sample")
+        integer("block_size", block_size, minimum=1, unit="sample")
         self.block_size = int(-(-block_size // hop_max) * hop_max)
         self.split = split
         every = tuple(range(len(groups)))

@@ -12,12 +12,13 @@ import functools
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from msft_cli.errors import ParameterError
+from msft_cli._checks import choice, integer
+from msft_cli._files import write_text
+from msft_cli.errors import MsftError
 
 
 @functools.cache
@@ -85,11 +86,8 @@ def save_wisdom():
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps([base64.b64encode(w).decode() for w in _pyfftw().export_wisdom()])
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".wisdom-")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError:
+        write_text(path, text)
+    except (OSError, MsftError):
         pass
 
 
@@ -106,13 +104,8 @@ class Plans:
 
     def __init__(self, threads=None, planner="estimate"):
         threads = (os.cpu_count() or 1) if threads is None else threads
-        if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool):
-            raise TypeError(f"threads must be an int, not {type(threads).__name__}")
-        if threads < 1:
-            raise ParameterError(f"threads={threads} must be at least 1")
-        if planner not in PLANNERS:
-            raise ParameterError(
-                f"planner={planner!r} is unknown: must be one of {', '.join(PLANNERS)}")
+        threads = integer("threads", threads, minimum=1)
+        choice("planner", planner, PLANNERS)
         self.threads = int(threads)
         self.planner = planner
         self._plans = {}

@@ -41,6 +41,7 @@ at one rate.
 
 import numpy as np
 
+from msft_cli._checks import choice, integer
 from msft_cli.engine.bands import BandLayout, default_fmin
 from msft_cli.engine.blocks import BlockPlanner, block_length, one_rate_margins
 from msft_cli.engine.coefficients import Coefficients
@@ -120,8 +121,7 @@ def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner=
         if not 0 < s < np.inf:
             raise ParameterError(f"seconds={s:g} must be positive and finite")
     for c in channels:
-        if not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 1:
-            raise ParameterError(f"channels={c!r} must be a whole number of at least 1")
+        integer("channels", c, minimum=1, rule="a whole number of at least 1")
     counts = []
     for t in threads:
         t = Plans(t).threads  # validated; None becomes the number of cores
@@ -207,8 +207,7 @@ class MSFT:
         tuning = float(tuning)
         if not np.isfinite(tuning) or tuning <= 0:
             raise ParameterError(f"tuning={tuning:g} must be a positive frequency in Hz")
-        if mode not in MODES:
-            raise ParameterError(f"mode={mode!r} is unknown: must be one of {', '.join(MODES)}")
+        choice("mode", mode, MODES)
         if fmin is None:
             if isinstance(bins_per_octave, (int, np.integer)) and bins_per_octave >= 1:
                 fmin = default_fmin(bins_per_octave, tuning)
@@ -562,10 +561,7 @@ class MSFT:
             FFTW plans this transform holds now (made by this call or before).
         """
         for name, value in (("n_samples", n_samples), ("channels", channels)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-            if value < 1:
-                raise ParameterError(f"{name}={value} must be at least 1")
+            integer(name, value, minimum=1)
         if self.mode == "periodic":
             geometries = [self._geometry(self.period(n_samples))]
         else:

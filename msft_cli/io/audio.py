@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from msft_cli._files import AtomicWrite
 from msft_cli.errors import AudioError
 
 #: Extensions of the audio files msft picks up (any format libsndfile reads).
@@ -147,14 +148,6 @@ class AudioSource:
         self.close()
 
 
-def publish(tmp, path):
-    """Give a finished temporary file the usual permissions and move it to ``path``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
-
-
 def info(path):
     """Sample rate, length, channels, subtype and format of an audio file, as a dict."""
     with AudioSource(path) as src:
@@ -219,18 +212,11 @@ class AudioWriter:
         if subtype is not None and not sf.check_format(fmt, subtype):
             raise AudioError(f"{self.path}: subtype {subtype!r} is not available for "
                              f"{fmt} files")
-        if not self.path.parent.is_dir():
-            raise AudioError(f"{self.path}: the folder {self.path.parent} does not exist")
+        self._out = AtomicWrite(self.path, AudioError)
         try:
-            fd, self._tmp = tempfile.mkstemp(dir=self.path.parent,
-                                             prefix=f".{self.path.name}.", suffix=".part")
-            os.close(fd)
-            self._file = sf.SoundFile(self._tmp, "w", sr, channels, subtype, format=fmt)
+            self._file = sf.SoundFile(self._out.tmp, "w", sr, channels, subtype, format=fmt)
         except (OSError, sf.SoundFileError, RuntimeError) as exc:
-            if getattr(self, "_tmp", None):
-                Path(self._tmp).unlink(missing_ok=True)
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise AudioError(f"{self.path}: cannot write ({reason})") from exc
+            raise self._out.failed(exc) from exc
 
     def write(self, block):
         """Append samples, shaped (channels, samples)."""
@@ -242,8 +228,4 @@ class AudioWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self._file.close()
-        if exc_type is None:
-            publish(self._tmp, self.path)
-        else:
-            Path(self._tmp).unlink(missing_ok=True)
+        self._out.finish(self._file, failed=exc_type is not None)

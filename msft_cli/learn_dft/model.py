@@ -1,21 +1,17 @@
 """The model file of the linear-layer experiment (an HDF5 file with a format of its own)."""
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from msft_cli._files import AtomicWrite
 from msft_cli._version import __version__
 from msft_cli.errors import ContainerError
-from msft_cli.io.container.format import MODEL_FORMAT_NAME, MODEL_FORMAT_VERSION
-from msft_cli.io.audio import publish
-from msft_cli.io.container.format import _CHUNK_BYTES
+from msft_cli.io.container.format import _CHUNK_BYTES, MODEL_FORMAT_NAME, MODEL_FORMAT_VERSION
 from msft_cli.learn_dft.evaluate import LearnResult
 from msft_cli.learn_dft.targets import make_target
-
 
 
 def save_model(path, weights, attrs, arrays):
@@ -30,17 +26,9 @@ def save_model(path, weights, attrs, arrays):
 
     Returns the path.
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ContainerError(f"{path}: the folder {path.parent} does not exist")
-    if path.is_dir():
-        raise ContainerError(f"{path}: is a folder")
     weights = np.asarray(weights, dtype=np.float64)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.close(fd)
-        with h5py.File(tmp, "w") as f:
+    with AtomicWrite(path, ContainerError) as out:
+        with h5py.File(out.tmp, "w") as f:
             f.attrs.update({"format": MODEL_FORMAT_NAME, "format_version": MODEL_FORMAT_VERSION,
                             "msft_version": __version__})
             f.attrs.update(attrs)
@@ -49,14 +37,7 @@ def save_model(path, weights, attrs, arrays):
                              fletcher32=True)
             for name, value in arrays.items():
                 f.create_dataset(name, data=np.asarray(value))
-        publish(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise ContainerError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-    return path
+    return out.path
 
 
 def load_model(path):

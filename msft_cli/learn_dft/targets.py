@@ -1,10 +1,10 @@
 """What the layer learns: the DFT, an STFT or msft as one matrix, and its inputs."""
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from msft_cli._checks import choice, integer, real
 from msft_cli.errors import ParameterError
 
 TARGETS = ("dft", "stft", "msft")
@@ -165,27 +165,6 @@ class Target:
         return self._matrix
 
 
-def _int_param(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"{name}={value!r} must be an integer")
-    if value < minimum:
-        raise ParameterError(f"{name}={value} must be at least {minimum}")
-    return int(value)
-
-
-def _float_param(name, value, positive=True):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name}={value!r} must be a number") from None
-    if not math.isfinite(v):
-        raise ParameterError(f"{name}={value!r} must be a {'positive ' if positive else ''}"
-                             "finite number")
-    if positive and v <= 0:
-        raise ParameterError(f"{name}={value!r} must be a positive finite number")
-    return v
-
-
 def make_target(target="stft", *, size=128, n_fft=256, win_length=None, hop_length=56,
                 window="hann", input_length=None, sr=8000, fmin=500.0, n_octaves=2,
                 bins_per_octave=6):
@@ -222,31 +201,28 @@ def make_target(target="stft", *, size=128, n_fft=256, win_length=None, hop_leng
     ParameterError
         A value out of range; the message names it and the rule.
     """
-    if target not in TARGETS:
-        raise ParameterError(f"target={target!r} is unknown: must be one of {', '.join(TARGETS)}")
-    sr = _int_param("sr", sr, 1)
+    choice("target", target, TARGETS)
+    sr = integer("sr", sr, minimum=1)
     if target == "dft":
-        size = _int_param("size", size, 2)
+        size = integer("size", size, minimum=2)
         freqs = np.arange(size) * sr / size
         return Target("dft", {"size": size, "sr": sr}, size,
                       [Block("dft", size, 1, freqs, np.zeros(1))], sr)
     if target == "stft":
-        n_fft = _int_param("n_fft", n_fft, 2)
-        win_length = n_fft if win_length is None else _int_param("win_length", win_length, 1)
+        n_fft = integer("n_fft", n_fft, minimum=2)
+        win_length = n_fft if win_length is None else integer("win_length", win_length, minimum=1)
         if win_length > n_fft:
             raise ParameterError(f"win_length={win_length} must not exceed n_fft={n_fft}")
-        hop_length = _int_param("hop_length", hop_length, 1)
+        hop_length = integer("hop_length", hop_length, minimum=1)
         if hop_length > win_length:
             raise ParameterError(f"hop_length={hop_length} must not exceed win_length="
                                  f"{win_length} (frames would skip samples)")
-        input_length = 2048 if input_length is None else _int_param("input_length",
-                                                                    input_length, 1)
+        input_length = 2048 if input_length is None else integer("input_length",
+                                                                    input_length, minimum=1)
         if win_length > input_length:
             raise ParameterError(f"win_length={win_length} must not exceed input_length="
                                  f"{input_length}")
-        if window not in STFT_WINDOWS:
-            raise ParameterError(f"window={window!r} is unknown: must be one of "
-                                 f"{', '.join(STFT_WINDOWS)}")
+        choice("window", window, STFT_WINDOWS)
         n_frames = (input_length - win_length) // hop_length + 1
         n_bins = n_fft // 2 + 1
         params = {"n_fft": n_fft, "win_length": win_length, "hop_length": hop_length,
@@ -258,10 +234,11 @@ def make_target(target="stft", *, size=128, n_fft=256, win_length=None, hop_leng
         t._window = scipy.signal.get_window(window, win_length, fftbins=True)
         return t
     from msft_cli.engine.transform import MSFT
-    input_length = 256 if input_length is None else _int_param("input_length", input_length, 16)
-    fmin = _float_param("fmin", fmin)
-    n_octaves = _int_param("n_octaves", n_octaves, 1)
-    bins_per_octave = _int_param("bins_per_octave", bins_per_octave, 1)
+    input_length = (256 if input_length is None
+                    else integer("input_length", input_length, minimum=16))
+    fmin = real("fmin", fmin, above=0)
+    n_octaves = integer("n_octaves", n_octaves, minimum=1)
+    bins_per_octave = integer("bins_per_octave", bins_per_octave, minimum=1)
     tf = MSFT(sr, fmin=fmin, bins_per_octave=bins_per_octave, n_octaves=n_octaves,
               mode="periodic", threads=1)
     if tf.period(input_length) != input_length:

@@ -6,13 +6,12 @@ import time
 
 import numpy as np
 
+from msft_cli._checks import choice, integer, real
 from msft_cli.errors import ParameterError
 from msft_cli.learn_dft.evaluate import LearnResult, evaluate
 from msft_cli.learn_dft.targets import (
     INPUT_VARIANCE,
     N_VALIDATION,
-    _float_param,
-    _int_param,
     _uniform,
     make_target,
 )
@@ -27,6 +26,27 @@ ADAM_GAIN = 1.2
 _ADAM_ROWS = 64
 #: Threads sharing Adam's element-wise update (numpy's ufuncs release the GIL).
 _ADAM_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+def check_training(epochs, batch_size, examples, seed, lr, beta1, beta2, eps, tol):
+    """The training settings every backend shares (see :func:`learn_dft`), checked and
+    returned as plain numbers, in the same order."""
+    epochs = integer("epochs", epochs, minimum=1)
+    if batch_size is not None:
+        batch_size = integer("batch_size", batch_size, minimum=1)
+    examples = integer("examples", examples, minimum=1)
+    seed = integer("seed", seed, minimum=0)
+    if lr is not None:
+        lr = real("lr", lr, above=0)
+    for name, value in (("beta1", beta1), ("beta2", beta2)):
+        v = real(name, value)
+        if not 0.0 <= v < 1.0:
+            raise ParameterError(f"{name}={value!r} must be in [0, 1)")
+    eps = real("eps", eps, above=0)
+    tol = real("tol", tol)
+    if tol < 0:
+        raise ParameterError(f"tol={tol!r} must not be negative")
+    return epochs, batch_size, examples, seed, lr, float(beta1), float(beta2), eps, tol
 
 
 def learn_dft(target="stft", *, size=128, n_fft=256, win_length=None, hop_length=56,
@@ -91,27 +111,10 @@ n_octaves, bins_per_octave
     tgt = make_target(target, size=size, n_fft=n_fft, win_length=win_length,
                       hop_length=hop_length, window=window, input_length=input_length,
                       sr=sr, fmin=fmin, n_octaves=n_octaves, bins_per_octave=bins_per_octave)
-    if solver not in SOLVERS:
-        raise ParameterError(f"solver={solver!r} is unknown: must be one of {', '.join(SOLVERS)}")
-    if precision not in PRECISIONS:
-        raise ParameterError(f"precision={precision!r} is unknown: must be one of "
-                             f"{', '.join(PRECISIONS)}")
-    epochs = _int_param("epochs", epochs, 1)
-    if batch_size is not None:
-        batch_size = _int_param("batch_size", batch_size, 1)
-    examples = _int_param("examples", examples, 1)
-    seed = _int_param("seed", seed, 0)
-    if lr is not None:
-        lr = _float_param("lr", lr)
-    for name, value in (("beta1", beta1), ("beta2", beta2)):
-        v = _float_param(name, value, positive=False)
-        if not 0.0 <= v < 1.0:
-            raise ParameterError(f"{name}={value!r} must be in [0, 1)")
-    beta1, beta2 = float(beta1), float(beta2)
-    eps = _float_param("eps", eps)
-    tol = _float_param("tol", tol, positive=False)
-    if tol < 0:
-        raise ParameterError(f"tol={tol!r} must not be negative")
+    choice("solver", solver, SOLVERS)
+    choice("precision", precision, PRECISIONS)
+    epochs, batch_size, examples, seed, lr, beta1, beta2, eps, tol = check_training(
+        epochs, batch_size, examples, seed, lr, beta1, beta2, eps, tol)
     d, o = tgt.n_inputs, tgt.n_outputs
     if solver == "lstsq" and examples < d:
         raise ParameterError(f"examples={examples} must be at least the input length {d} for "

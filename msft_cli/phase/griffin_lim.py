@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from msft_cli._checks import integer, unknown
 from msft_cli._compat import renamed_keyword
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.errors import ParameterError
@@ -53,17 +54,12 @@ def _initial(problem, init, seed, tol_db):
     elif init == "zero":
         phases = [None if r else np.zeros(s.shape) for r, s in zip(problem.real, problem.targets)]
     else:
-        raise ParameterError(f"phase_init={init!r} is unknown: must be one of {', '.join(INITS)} or "
-                             "complex Coefficients")
+        raise unknown("phase_init", init, INITS, more=" or complex Coefficients")
     return problem.pin(problem.with_phases(phases))
 
 
 def _check_iterations(iterations):
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
-        raise TypeError(f"iterations must be an int, not {type(iterations).__name__}")
-    if iterations < 0:
-        raise ParameterError(f"iterations={iterations} must be at least 0")
-    return int(iterations)
+    return integer("iterations", iterations, minimum=0)
 
 
 def _check_momentum(momentum):

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from msft_cli._checks import choice
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ParameterError
@@ -49,9 +50,7 @@ class _Problem:
 
     def __init__(self, magnitudes, real_bands, twin=None, fixed=None):
         _check_coefficients(magnitudes, "magnitudes")
-        if real_bands not in REAL_BANDS:
-            raise ParameterError(f"real_bands={real_bands!r} is unknown: must be one of "
-                                 f"{', '.join(REAL_BANDS)}")
+        choice("real_bands", real_bands, REAL_BANDS)
         t = self.transform = magnitudes.transform
         self.source = magnitudes
         self.n = n = magnitudes.n_samples

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from msft_cli._checks import choice
 from msft_cli._compat import renamed_keyword
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
@@ -78,8 +79,7 @@ def resynthesize(container, iterations=DEFAULT_ITERATIONS, phase_init="pghi", pr
         overlap to the middle of the next).
     """
     iterations = _check_iterations(iterations)
-    if phase_init not in INITS:
-        raise ParameterError(f"phase_init={phase_init!r} is unknown: must be one of {', '.join(INITS)}")
+    choice("phase_init", phase_init, INITS)
     if not float(overlap) > 0 or not float(segment) >= float(overlap):
         raise ParameterError(f"segment={segment:g} s and overlap={overlap:g} s: the overlap "
                              "must be positive and the segment at least as long")

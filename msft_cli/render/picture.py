@@ -1,7 +1,6 @@
 """A picture of a container, an audio file or a model: inputs to raster to figure."""
 
 import inspect
-import os
 import sys
 import tempfile
 import time
@@ -9,15 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
+from msft_cli._checks import choice
+from msft_cli._files import AtomicWrite
 from msft_cli.convert import Report, analyze
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import KEYWORDS
-from msft_cli.errors import MsftError, ParameterError
+from msft_cli.errors import AudioError, ContainerError, ParameterError
 from msft_cli.io.audio import info as audio_info
-from msft_cli.io.audio import publish
 from msft_cli.io.container.reader import Container, load
 from msft_cli.render.figure import Y_AXES, _colormap, _draw_picture, _draw_raw, _Layout
-from msft_cli.render.inputs import _image_format, input_kind
+from msft_cli.render.inputs import CONTAINER_EXTENSIONS, _image_format, input_kind
 from msft_cli.render.raster import (
     FLOOR_DB,
     _analysis_fmin,
@@ -38,25 +38,8 @@ _TRANSFORM_PARAMS = tuple(k for k in KEYWORDS if k not in ("fmin", "fmax"))
 
 def _write_atomically(path, write):
     """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it to ``path``."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise MsftError(f"{path}: the folder {path.parent} does not exist")
-    if path.is_dir():
-        raise MsftError(f"{path}: is a folder")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.close(fd)
-    except OSError as exc:
-        raise MsftError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    try:
-        write(tmp)
-        publish(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise MsftError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicWrite(path, ContainerError) as out:
+        write(out.tmp)
 
 
 def _prepare(top_db, max_db, cmap, y_axis, raw, width, height, dpi, params):
@@ -64,8 +47,7 @@ def _prepare(top_db, max_db, cmap, y_axis, raw, width, height, dpi, params):
     unknown = sorted(set(params) - set(_TRANSFORM_PARAMS))
     if unknown:
         raise TypeError(f"render() got an unexpected keyword argument {unknown[0]!r}")
-    if y_axis not in Y_AXES:
-        raise ParameterError(f"y_axis={y_axis!r} is unknown: must be one of {', '.join(Y_AXES)}")
+    choice("y_axis", y_axis, Y_AXES)
     top_db = float(top_db)
     if not (np.isfinite(top_db) and top_db > 0):
         raise ParameterError(f"top_db={top_db:g} must be a positive number of dB")
@@ -109,8 +91,9 @@ def _audio_raster(path, columns, rows, start, end, channel, fmin, fmax, params, 
 
 def _no_such_input(path, *args):
     if Path(path).is_dir():
-        raise MsftError(f"{path}: is a folder: render the files inside it with targets()")
-    raise MsftError(f"{path}: no such file")
+        raise ParameterError(f"{path}: is a folder: render the files inside it with targets()")
+    missing = ContainerError if Path(path).suffix.lower() in CONTAINER_EXTENSIONS else AudioError
+    raise missing(f"{path}: no such file")
 
 
 #: What :func:`render` does with each kind of input (see :func:`input_kind`): a

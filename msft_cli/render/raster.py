@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from msft_cli._checks import integer
 from msft_cli.engine.bands import default_fmin
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
@@ -287,11 +288,7 @@ def _analysis_fmin(fmin, params):
 
 
 def _pixels(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 1:
-        raise ParameterError(f"{name}={value} must be at least 1 pixel")
-    return int(value)
+    return integer(name, value, minimum=1, unit="pixel")
 
 
 def _time_range(name, duration, start, end):

@@ -37,7 +37,18 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from . import audio, tiles
-from ._lib import FLOOR_DB, MsftError, ParameterError, analyze, input_kind, load
+from ._lib import (
+    CONTAINER_EXTENSIONS,
+    FLOOR_DB,
+    AudioError,
+    ContainerError,
+    MsftError,
+    ParameterError,
+    analyze,
+    choice,
+    input_kind,
+    load,
+)
 
 HOST = "127.0.0.1"
 
@@ -83,7 +94,9 @@ class Viewer:
             for i, path in enumerate(map(Path, paths)):
                 kind = input_kind(path)
                 if kind == "missing":
-                    raise MsftError(f"{path}: no such file")
+                    missing = (ContainerError if path.suffix.lower() in CONTAINER_EXTENSIONS
+                               else AudioError)
+                    raise missing(f"{path}: no such file")
                 if kind not in ("container", "audio"):
                     raise ParameterError(f"{path}: is a {kind}: msft view shows a container "
                                          "or an audio file")
@@ -246,9 +259,7 @@ class Handler(BaseHTTPRequestHandler):
         rows = audio.channels_of(box, channel)
         band = audio.Band(_float(query, "f_lo", None), _float(query, "f_hi", None))
         fmt = _one(query, "format", "pcm16")
-        if fmt not in audio.FORMATS:
-            raise ParameterError(f"format={fmt!r} is unknown: must be one of "
-                                 f"{', '.join(audio.FORMATS)}")
+        choice("format", fmt, audio.FORMATS)
         iterations = _int(query, "iterations", audio.DEFAULT_ITERATIONS)
         if not 0 <= iterations <= 200:
             raise ParameterError(f"iterations={iterations} must be 0..200")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._lib import ContainerError, ParameterError, _Frames, _raster
+from ._lib import ContainerError, ParameterError, _Frames, _raster, integer
 
 #: Pixel columns per tile.
 COLUMNS = 256
@@ -58,8 +58,7 @@ class Tiles:
     """
 
     def __init__(self, box, folder, min_level=MIN_LEVEL, columns=COLUMNS):
-        if isinstance(min_level, bool) or not isinstance(min_level, int) or min_level < 1:
-            raise ParameterError(f"min_level={min_level!r} must be an int, at least 1")
+        integer("min_level", min_level, minimum=1)
         t = box.transform
         self.box = box
         self.columns = int(columns)

@@ -1,6 +1,7 @@
 """The container format: its name, version, stores, types and compressions."""
 
 
+from msft_cli._checks import choice
 from msft_cli.errors import ParameterError
 
 #: Extensions of containers (and of every HDF5 file msft writes).
@@ -48,12 +49,11 @@ def _group_names(n_octaves):
 
 def _check_storage(store, dtype):
     """The dtype to store (the store's default for ``None``), or a ParameterError."""
-    if store not in STORES:
-        raise ParameterError(f"store={store!r} is unknown: must be one of {', '.join(STORES)}")
+    choice("store", store, STORES)
     if dtype is None:
         return DEFAULT_DTYPES[store]
-    if store == "complex" and dtype not in DTYPES:
-        raise ParameterError(f"dtype={dtype!r} is unknown: must be one of {', '.join(DTYPES)}")
+    if store == "complex":
+        choice("dtype", dtype, DTYPES)
     if store == "magnitude" and dtype not in MAGNITUDE_DTYPES:
         raise ParameterError(f"dtype={dtype!r} does not fit store='magnitude': must be one of "
                              f"{', '.join(MAGNITUDE_DTYPES)}")

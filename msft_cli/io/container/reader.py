@@ -24,6 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from msft_cli._checks import integer
 from msft_cli.engine.coefficients import Coefficients, group_index
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ContainerError, ParameterError
@@ -275,8 +276,7 @@ class Container:
         """
         hops = self.hops
         hop = hops[-1] if hop is None else hop
-        if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) \
-                or not hops[-1] <= hop <= hops[0] or hop & (hop - 1):
+        if not hops[-1] <= integer("hop", hop) <= hops[0] or hop & (hop - 1):
             raise ParameterError(f"hop={hop} must be a power of two between {hops[-1]} and "
                                  f"{hops[0]}")
         if channel != "mix" and (isinstance(channel, bool)

@@ -1,17 +1,16 @@
 """Writing containers: streamed frames, whole coefficients, or arrays a model made."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from msft_cli._checks import choice, positive
+from msft_cli._files import AtomicWrite
 from msft_cli._version import __version__
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ContainerError, ParameterError
-from msft_cli.io.audio import publish
 from msft_cli.io.container.format import (
     _CHUNK_BYTES,
     COMPRESSIONS,
@@ -59,27 +58,16 @@ class Writer:
         dtype = _check_storage(store, dtype)
         self.store = store
         self.dtype = np.dtype(dtype)  # of the octaves' datasets
-        if compression not in COMPRESSIONS:
-            raise ParameterError(f"compression={compression!r} is unknown: must be one of "
-                                 f"{', '.join(COMPRESSIONS)}")
+        choice("compression", compression, COMPRESSIONS)
         for name, value in (("n_samples", n_samples), ("n_channels", n_channels)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ParameterError(f"{name}={value!r} must be a positive integer")
+            positive(name, value)
         self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise ContainerError(f"{self.path}: the folder {self.path.parent} does not exist")
-        if self.path.is_dir():
-            raise ContainerError(f"{self.path}: is a folder")
         self.transform = transform
-        self._tmp = None
+        self._out = AtomicWrite(self.path, ContainerError)
         try:
-            fd, self._tmp = tempfile.mkstemp(dir=self.path.parent,
-                                             prefix=f".{self.path.name}.", suffix=".part")
-            os.close(fd)
-            self._file = h5py.File(self._tmp, "w")
+            self._file = h5py.File(self._out.tmp, "w")
         except OSError as exc:
-            self._discard()
-            raise ContainerError(f"{self.path}: cannot write ({exc.strerror or exc})") from exc
+            raise self._out.failed(exc) from exc
         try:
             self._layout(transform, n_samples, n_channels, dtype, compression, source or {},
                          ranges, store)
@@ -89,7 +77,7 @@ class Writer:
                 self._file.attrs[key] = value
         except BaseException:
             self._file.close()
-            self._discard()
+            self._out.discard()
             raise
 
     def _layout(self, transform, n_samples, n_channels, dtype, compression, source, ranges,
@@ -135,23 +123,11 @@ class Writer:
             frames = np.abs(frames) if ds.attrs["kind"] == "octave" else frames.real
         ds[:, :, at:at + frames.shape[2]] = frames
 
-    def _discard(self):
-        if self._tmp is not None:
-            Path(self._tmp).unlink(missing_ok=True)
-            self._tmp = None
-
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        try:
-            self._file.close()
-        finally:
-            if exc_type is None:
-                publish(self._tmp, self.path)
-                self._tmp = None
-            else:
-                self._discard()
+        self._out.finish(self._file, failed=exc_type is not None)
 
 
 def save(coefficients, path, dtype=None, compression="none", source=None, store=None):
@@ -240,9 +216,13 @@ def save_arrays(path, transform, n_samples, octaves, lowpass=None, highpass=None
     elif not isinstance(transform, MSFT):
         raise TypeError("transform must be an MSFT or its to_params() dict, not "
                         f"{type(transform).__name__}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
-            or n_samples < 1:
-        raise ParameterError(f"n_samples={n_samples!r} must be a positive integer")
+    c = _model_coefficients(transform, n_samples, octaves, lowpass, highpass, first_frames)
+    return save(c, path, dtype, compression, source, store)
+
+
+def _model_coefficients(transform, n_samples, octaves, lowpass, highpass, first_frames):
+    """:func:`save_arrays`'s arrays checked against the transform, as Coefficients."""
+    positive("n_samples", n_samples)
     J = transform.n_octaves
     octaves = [np.asarray(o) for o in octaves]
     if len(octaves) != J:
@@ -259,7 +239,6 @@ def save_arrays(path, transform, n_samples, octaves, lowpass=None, highpass=None
         if len(first_frames) != n_groups:
             raise ParameterError(f"first_frames holds {len(first_frames)} values: must be "
                                  f"{n_groups} (lowpass, {J} octaves, highpass)")
-    layout = "(bins, frames)" if ndim == 2 else "(channels, bins, frames)"
     arrays = []
     for g, spec in enumerate(transform.groups):
         name = "lowpass" if g == 0 else "highpass" if g == n_groups - 1 else f"octaves[{g - 1}]"
@@ -269,32 +248,11 @@ def save_arrays(path, transform, n_samples, octaves, lowpass=None, highpass=None
             first = first_frames[g]
         if given is None:
             arrays.append((first, np.zeros((channels, spec.n_bins, count))))
-            continue
-        a = np.asarray(given)
-        frames = a.shape[-1] if first_frames is not None and a.ndim == ndim else count
-        want = ((channels,) if ndim == 3 else ()) + (spec.n_bins, frames)
-        if a.shape != want:
-            raise ParameterError(f"{name} has shape {a.shape}: must be {want} {layout} for "
-                                 f"{n_samples} samples")
-        if a.dtype.kind not in "biufc":
-            raise TypeError(f"{name} must be numeric, not {a.dtype}")
-        if not np.all(np.isfinite(a)):
-            raise ParameterError(f"{name} holds NaN or Inf")
-        if spec.kind != "octave" and a.dtype.kind == "c":
-            raise ParameterError(f"{name} must be real (the band is a real waveform), not "
-                                 f"{a.dtype}")
-        if spec.kind == "octave" and a.dtype.kind in "biu":
-            a = a.astype(np.float64)
-        arrays.append((first, a.reshape((channels,) + a.shape[-2:])))
-    kinds = {a.dtype.kind == "c" for _, a in arrays[1:-1]}
-    if len(kinds) > 1:
-        raise ParameterError("octaves mix complex and real arrays: give all coefficients or "
-                             "all magnitudes")
-    if kinds == {False}:
-        for j, (_, a) in enumerate(arrays[1:-1]):
-            if np.any(a < 0):
-                raise ParameterError(f"octaves[{j}] holds negative values: magnitudes must "
-                                     "be at least 0")
+        else:
+            frames = None if first_frames is None else count
+            arrays.append((first, _group_array(name, given, spec, channels, ndim, count,
+                                               frames, n_samples)))
+    _check_octave_kinds([a for _, a in arrays[1:-1]])
     if transform.mode == "periodic" and [(f, a.shape[2]) for f, a in arrays] != \
             [transform.frame_range(g, n_samples) for g in range(n_groups)]:
         raise ParameterError("periodic mode: every group must hold every frame of the period "
@@ -304,6 +262,42 @@ def save_arrays(path, transform, n_samples, octaves, lowpass=None, highpass=None
         arrays[1:-1] = [(f, a.astype(common)) for f, a in arrays[1:-1]]
     groups = [a if spec.kind == "octave" else a.astype(np.float64, copy=False)
               for spec, (_, a) in zip(transform.groups, arrays)]
-    c = Coefficients(transform, int(n_samples), groups, mono=(ndim == 2),
-                     firsts=[f for f, _ in arrays])
-    return save(c, path, dtype, compression, source, store)
+    return Coefficients(transform, int(n_samples), groups, mono=(ndim == 2),
+                        firsts=[f for f, _ in arrays])
+
+
+def _group_array(name, given, spec, channels, ndim, count, frames, n_samples):
+    """One group's array, checked: its shape (``count`` frames, or any number when
+    ``frames`` is not None), a number type, finite, real for the real bands; as
+    ``(channels, rows, frames)``."""
+    a = np.asarray(given)
+    if frames is not None and a.ndim == ndim:
+        count = a.shape[-1]
+    want = ((channels,) if ndim == 3 else ()) + (spec.n_bins, count)
+    if a.shape != want:
+        layout = "(bins, frames)" if ndim == 2 else "(channels, bins, frames)"
+        raise ParameterError(f"{name} has shape {a.shape}: must be {want} {layout} for "
+                             f"{n_samples} samples")
+    if a.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must be numeric, not {a.dtype}")
+    if not np.all(np.isfinite(a)):
+        raise ParameterError(f"{name} holds NaN or Inf")
+    if spec.kind != "octave" and a.dtype.kind == "c":
+        raise ParameterError(f"{name} must be real (the band is a real waveform), not "
+                             f"{a.dtype}")
+    if spec.kind == "octave" and a.dtype.kind in "biu":
+        a = a.astype(np.float64)
+    return a.reshape((channels,) + a.shape[-2:])
+
+
+def _check_octave_kinds(octaves):
+    """The octaves are all complex coefficients, or all magnitudes (real, at least 0)."""
+    kinds = {a.dtype.kind == "c" for a in octaves}
+    if len(kinds) > 1:
+        raise ParameterError("octaves mix complex and real arrays: give all coefficients or "
+                             "all magnitudes")
+    if kinds == {False}:
+        for j, a in enumerate(octaves):
+            if np.any(a < 0):
+                raise ParameterError(f"octaves[{j}] holds negative values: magnitudes must "
+                                     "be at least 0")
