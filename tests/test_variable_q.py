@@ -200,3 +200,17 @@ def test_the_command_line_takes_gamma_and_oversample(tmp_path):
     res = CliRunner().invoke(main, ["analyze", str(wav), "-o", str(out), "--gamma", "wide"])
     assert res.exit_code == 2
     assert "Invalid value for '--gamma': 'wide' is not a number of Hz or one of erb" in res.output
+
+
+@pytest.mark.parametrize("mode", ["zero", "periodic"])
+def test_the_torch_engine_takes_the_same_geometry(mode):
+    torch = pytest.importorskip("torch")
+    from msft_cli.torch import MSFT as TorchMSFT
+    kwargs = {"gamma": "erb", "oversample": 2, "mode": mode}
+    t = TorchMSFT(sr=SR, dtype=torch.float64, **kwargs)
+    x = torch.randn(2, SR, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    c = t(x)
+    assert _snr(x.numpy(), t.inverse(c).numpy()) >= 290
+    ref = MSFT(SR, **kwargs).forward(x.numpy())
+    for a, b in zip(c.to_numpy().groups, ref.groups):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
