@@ -165,6 +165,7 @@ def test_a_dataset_refuses_to_mix_gammas(tmp_path):
      "gamma=nan must be a finite bandwidth in Hz, at least 0"),
     ({"gamma": float("inf")}, ParameterError,
      "gamma=inf must be a finite bandwidth in Hz, at least 0"),
+    ({"gamma": 1000.5}, ParameterError, "gamma=1000.5 is too wide: must be at most 1000 Hz"),
     ({"gamma": "bark"}, ParameterError,
      "gamma='bark' is unknown: must be a bandwidth in Hz (at least 0) or one of 'erb'"),
     ({"gamma": True}, TypeError, "gamma must be a number of Hz or a name, not bool"),

@@ -51,6 +51,11 @@ ERB_HZ, ERB_Q = 24.7, 9.265
 #: Named values of ``gamma``: see :func:`resolve_gamma`.
 GAMMAS = ("erb",)
 
+#: Largest ``gamma`` accepted, in Hz: wider, the bass bands span several octaves (nothing
+#: is left of constant-Q there) and their extents take seconds to compute (``"erb"`` is
+#: 26 Hz at 12 bins per octave, 343 Hz at 1).
+MAX_GAMMA = 1000.0
+
 
 def constant_q_width(bins_per_octave):
     """``1 / Q``: a constant-Q band's support (centre below to centre above) over its centre."""
@@ -81,6 +86,8 @@ def resolve_gamma(gamma, bins_per_octave):
     gamma = float(gamma)
     if not np.isfinite(gamma) or gamma < 0:
         raise ParameterError(f"gamma={gamma:g} must be a finite bandwidth in Hz, at least 0")
+    if gamma > MAX_GAMMA:
+        raise ParameterError(f"gamma={gamma:g} is too wide: must be at most {MAX_GAMMA:g} Hz")
     return gamma
 
 
@@ -178,8 +185,8 @@ class BandLayout:
     window : str
         One of :data:`WINDOWS`.
     gamma : float or str
-        Hz added to every band's constant-Q support width (``f / Q + gamma``), at
-        least 0; ``"erb"``: :func:`erb_gamma`. Default 0 (constant-Q).
+        Hz added to every band's constant-Q support width (``f / Q + gamma``), 0 to
+        :data:`MAX_GAMMA`; ``"erb"``: :func:`erb_gamma`. Default 0 (constant-Q).
     oversample : int
         Power of two dividing every octave's hop. Default 1.
     """

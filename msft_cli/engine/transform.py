@@ -168,7 +168,7 @@ class MSFT:
         centres stay notes; bass bands get wider, so shorter in time: finer hops
         in the low octaves, shorter filters and block margins). ``"erb"``: the
         bandwidths follow the ERB scale (:func:`msft_cli.engine.bands.erb_gamma`,
-        26.4 Hz at 12 bins per octave). Default 0: constant-Q. See
+        26.4 Hz at 12 bins per octave). At most 1000 Hz. Default 0: constant-Q. See
         ``docs/variable_q.md``.
     oversample : int
         A power of two dividing every octave's hop: finer time grids (K times
