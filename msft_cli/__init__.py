@@ -39,11 +39,14 @@ _LAZY = {
     "Report": "msft_cli.convert",
     "analyze": "msft_cli.convert",
     "resynth": "msft_cli.convert",
+    "read_audio": "msft_cli.io.resample",
+    "stream_audio": "msft_cli.io.resample",
 }
 
 __all__ = [
     "MSFT", "Coefficients", "Container", "Crop", "Report",
     "analyze", "resynth", "load", "save", "save_arrays", "info", "default_fmin", "phase",
+    "read_audio", "stream_audio",
     "MsftError", "ParameterError", "AudioError", "ContainerError", "__version__",
 ]
 
@@ -56,6 +59,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .io.container.info import info
     from .io.container.reader import Container, Crop, load
     from .io.container.writer import save, save_arrays
+    from .io.resample import read_audio, stream_audio
 
 
 def __getattr__(name):

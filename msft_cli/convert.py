@@ -15,6 +15,13 @@ from msft_cli.errors import AudioError, ParameterError
 from msft_cli.io.audio import AudioSource, AudioWriter, subtype_fits
 from msft_cli.io.container.reader import load
 from msft_cli.io.container.writer import Writer
+from msft_cli.io.resample import (
+    DEFAULT_QUALITY,
+    AudioReader,
+    check_quality,
+    check_sr,
+    resample_blocks,
+)
 
 
 @dataclass
@@ -57,7 +64,8 @@ def _refuse_overwriting(output, *inputs):
 
 
 def analyze(path, output=None, transform=None, dtype=None, compression="none",
-            progress=None, extra_attrs=None, store="complex", **params):
+            progress=None, extra_attrs=None, store="complex", sr=None, mono=False,
+            offset=0.0, duration=None, resample_quality=DEFAULT_QUALITY, **params):
     """Transform an audio file into a container.
 
     Parameters
@@ -68,10 +76,11 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
         Container to write. Default: ``path`` with the suffix ``.h5``
         (required for standard input).
     transform : MSFT, optional
-        A transform to use (its sample rate must be the file's). Default: one
-        made from ``params`` at the file's sample rate.
-    dtype : {"complex64", "complex128"} or {"float16", "float32"}
-        Default: complex64, or float16 with ``store="magnitude"``.
+        A transform to use (its sample rate must be the signal's: ``sr``, or
+        the file's). Default: one made from ``params`` at that rate.
+    dtype : {"complex64", "complex128", "complex32"} or {"float16", "float32"}
+        Default: complex64, or float16 with ``store="magnitude"``. complex32
+        stores float16 real and imaginary parts: half of complex64's size.
     compression : {"none", "gzip", "lzf"}
     progress : callable, optional
         ``progress(done, total)`` in samples, called as blocks complete.
@@ -81,6 +90,18 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
         ``"magnitude"`` writes the octaves' magnitudes only (the real bands as
         they are): 4x (float16) or 2x (float32) smaller than complex64;
         :func:`resynth` reconstructs the phases.
+    sr : int, optional
+        Resample to this rate (1 .. 768000 Hz) while reading, streamed with
+        soxr in bounded memory. Default: the file's rate.
+    mono : bool
+        Downmix to one channel (the mean of the channels).
+    offset, duration : float, optional
+        Analyse an excerpt: ``duration`` seconds (default: to the end) from
+        ``offset`` seconds into the file, read by seeking.
+    resample_quality : {"QQ", "LQ", "MQ", "HQ", "VHQ"}
+        soxr's quality when resampling (default ``"HQ"``, librosa's default).
+        The container records the source's rate, channels, excerpt and this
+        quality (see docs/FORMAT.md).
     **params
         Transform parameters (``fmin``, ``bins_per_octave``, ``n_octaves``,
         ``fmax``, ``tuning``, ``window``, ``mode``, ``block_size``,
@@ -103,7 +124,7 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
     output = Path(output) if output is not None else default_output(path, ".h5")
     _refuse_overwriting(output, path)
     began = time.perf_counter()
-    with AudioSource(path) as src:
+    with AudioReader(path, sr, mono, offset, duration, resample_quality) as src:
         if transform is None:
             try:
                 transform = MSFT(src.sr, **params)
@@ -114,7 +135,8 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
         elif transform.sr != src.sr:
             raise ParameterError(f"{src.name}: sample rate {src.sr} Hz differs from the "
                                  f"transform's {transform.sr} Hz")
-        source = {"name": Path(src.name).name, "format": src.format, "subtype": src.subtype}
+        source = {"name": Path(src.name).name, "format": src.format, "subtype": src.subtype,
+                  **src.describe()}
         with Writer(output, transform, src.n_samples, src.channels, dtype, compression,
                     source, extra_attrs=extra_attrs, store=store) as writer:
             done = 0
@@ -133,7 +155,8 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
 
 
 def resynth(path, output=None, subtype=None, reference=None, progress=None, transform=None,
-            iterations=phase.DEFAULT_ITERATIONS, phase_init="pghi", phase_progress=None):
+            iterations=phase.DEFAULT_ITERATIONS, phase_init="pghi", phase_progress=None,
+            sr=None, resample_quality=DEFAULT_QUALITY):
     """Audio back from a container, written atomically.
 
     Parameters
@@ -148,7 +171,8 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None, tran
         the source's subtype when the output format allows it, else the format's default.
     reference : str or Path, optional
         The original audio: the SNR of the resynthesis against it (before
-        quantization to ``subtype``) goes to ``extra["snr_db"]``.
+        quantization to ``subtype``) goes to ``extra["snr_db"]``. It must have
+        the output's rate, channels and length.
     progress : callable, optional
         ``progress(done, total)`` in samples.
     transform : MSFT, optional
@@ -162,6 +186,12 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None, tran
         goes to ``extra["spectral_convergence_db"]``.
     phase_progress : callable, optional
         ``phase_progress(done, iterations)`` after each iteration.
+    sr : int, optional
+        Write at this rate, resampled on the way out with soxr (e.g. the
+        source's rate, the container's ``source_rate`` attribute, for a
+        container analysed with ``sr``). Default: the container's rate.
+    resample_quality : {"QQ", "LQ", "MQ", "HQ", "VHQ"}
+        soxr's quality with ``sr``.
 
     Returns
     -------
@@ -169,6 +199,8 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None, tran
     """
     output = Path(output) if output is not None else Path(path).with_suffix(".resynth.wav")
     _refuse_overwriting(output, path, reference)
+    sr = check_sr(sr)
+    check_quality(resample_quality)
     began = time.perf_counter()
     with load(path) as c:
         if transform is not None:
@@ -178,19 +210,25 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None, tran
             c.transform = transform
         if subtype is None and c.source["subtype"]:
             subtype = c.source["subtype"] if subtype_fits(output, c.source["subtype"]) else None
+        out_sr = c.sr if sr is None else sr
+        n_out = c.n_samples if out_sr == c.sr else int(c.n_samples * out_sr / c.sr + 0.5)
         ref = AudioSource(reference) if reference is not None else None
         try:
-            if ref is not None and (ref.channels, ref.n_samples) != (c.n_channels,
-                                                                     c.n_samples):
+            if ref is not None and (ref.channels, ref.n_samples) != (c.n_channels, n_out):
                 raise AudioError(
                     f"{ref.name}: has {ref.channels} channel(s) x {ref.n_samples} samples, "
-                    f"the container {c.n_channels} x {c.n_samples}: not its original")
+                    f"the container {c.n_channels} x {c.n_samples}: not its original"
+                    if out_sr == c.sr else
+                    f"{ref.name}: has {ref.channels} channel(s) x {ref.n_samples} samples, "
+                    f"the output at {out_sr} Hz {c.n_channels} x {n_out}: not its original")
             signal = error = 0.0
             if c.store == "complex":
                 blocks, extra = c.iter_audio(), {}
             else:
                 blocks, extra = phase.resynthesize(c, iterations, phase_init, phase_progress)
-            with AudioWriter(output, c.sr, c.n_channels, subtype) as writer:
+            blocks = resample_blocks(blocks, c.sr, out_sr, c.n_channels, c.n_samples,
+                                     resample_quality)
+            with AudioWriter(output, out_sr, c.n_channels, subtype) as writer:
                 for start, block in blocks:
                     writer.write(block)
                     if ref is not None:
@@ -198,7 +236,7 @@ def resynth(path, output=None, subtype=None, reference=None, progress=None, tran
                         signal += float(np.sum(x * x))
                         error += float(np.sum((x - block) ** 2))
                     if progress is not None:
-                        progress(start + block.shape[1], c.n_samples)
+                        progress(start + block.shape[1], n_out)
         finally:
             if ref is not None:
                 ref.close()

@@ -606,7 +606,8 @@ def test_the_slurm_array_and_gnu_parallel_examples(tmp_path, env):
     script = REPO / "examples" / "slurm_array.sh"
     for task in (5, 6):  # an array 5-6: shares 0/2 and 1/2
         slurm = dict(env, SLURM_ARRAY_TASK_ID=str(task), SLURM_ARRAY_TASK_MIN="5",
-                     SLURM_ARRAY_TASK_COUNT="2", SLURM_CPUS_PER_TASK="1")
+                     SLURM_ARRAY_TASK_MAX="6", SLURM_ARRAY_TASK_COUNT="2",
+                     SLURM_ARRAY_TASK_STEP="1", SLURM_CPUS_PER_TASK="1")
         done = subprocess.run(["bash", str(script), "data", "out", "-q", *FAST], cwd=tmp_path,
                               env=slurm, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
@@ -615,6 +616,14 @@ def test_the_slurm_array_and_gnu_parallel_examples(tmp_path, env):
         ["manifest-0-of-2.jsonl", "manifest-1-of-2.jsonl"]
     for key, audio in clips.items():
         assert_valid(tmp_path / "out" / Path(key).with_suffix(".h5"), audio)
+
+    # shares named by task id (a rerun of some shares): --array=1 with MSFT_SHARDS=2
+    slurm = dict(env, SLURM_ARRAY_TASK_ID="1", SLURM_ARRAY_TASK_MIN="1",
+                 SLURM_ARRAY_TASK_MAX="1", SLURM_ARRAY_TASK_COUNT="1", MSFT_SHARDS="2")
+    done = subprocess.run(["bash", str(script), "data", "out", "-q", *FAST], cwd=tmp_path,
+                          env=slurm, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "task 1: share 1/2 of data -> out, 1 workers\n"
 
     done = subprocess.run(["bash", str(REPO / "examples" / "gnu_parallel.sh"), "data", "par",
                            "2", *FAST], cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -626,6 +635,36 @@ def test_the_slurm_array_and_gnu_parallel_examples(tmp_path, env):
     assert sorted(r["output"] for r in merged) == sorted(
         Path(k).with_suffix(".h5").as_posix() for k in clips)
     assert {r["shard"] for r in merged} <= {"0/2", "1/2"}
+
+
+@pytest.mark.parametrize("array, ids, message", [
+    ("0-6:2", dict(SLURM_ARRAY_TASK_MIN="0", SLURM_ARRAY_TASK_MAX="6",
+                   SLURM_ARRAY_TASK_COUNT="4", SLURM_ARRAY_TASK_STEP="2"),
+     "the array (4 tasks from 0 to 6, step 2)"),
+    ("1,3,4", dict(SLURM_ARRAY_TASK_MIN="1", SLURM_ARRAY_TASK_MAX="4",
+                   SLURM_ARRAY_TASK_COUNT="3", SLURM_ARRAY_TASK_STEP="1"),
+     "the array (3 tasks from 1 to 4, step 1)"),
+])
+def test_the_slurm_example_refuses_arrays_with_a_step_or_a_list(tmp_path, env, array, ids,
+                                                                 message):
+    """Their ranks would not cover the shares: refused in one line before any file."""
+    (tmp_path / "data").mkdir()
+    slurm = dict(env, MSFT=f"{sys.executable} -m msft_cli", SLURM_ARRAY_TASK_ID="4", **ids)
+    done = subprocess.run(["bash", str(REPO / "examples" / "slurm_array.sh"), "data", "out"],
+                          cwd=tmp_path, env=slurm, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    count = ids["SLURM_ARRAY_TASK_COUNT"]
+    assert done.stderr == (f"slurm_array.sh: {message} has a step or a list: its tasks would "
+                           f"miss shares; use --array=0-{int(count) - 1} (or MSFT_SHARDS=N to "
+                           "name shares by task id)\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_slurm_example_stops_well_before_short_time_limits():
+    script = (REPO / "examples" / "slurm_array.sh").read_text()
+    lead = int(re.search(r"^#SBATCH --signal=B:TERM@(\d+)$", script, re.MULTILINE).group(1))
+    assert lead <= 30  # plus Slurm's up to 60 s early: still inside a 2.5-minute limit
+    assert "scancel --batch -s TERM" in script
 
 
 def test_merging_what_is_not_there_raises_a_container_error(tmp_path):

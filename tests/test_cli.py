@@ -571,7 +571,7 @@ def test_analyze_output_in_unwritable_folder(here):
     (["analyze"], "Missing argument"),
     (["analyze", "clip.wav", "--fmin", "low"], "--fmin"),
     (["analyze", "clip.wav", "-b", "1.5"], "-b"),
-    (["analyze", "clip.wav", "--dtype", "complex32"], "complex32"),
+    (["analyze", "clip.wav", "--dtype", "complex256"], "complex256"),
     (["analyze", "clip.wav", "--compression", "zip"], "zip"),
     (["analyze", "clip.wav", "-o", "adir"], "adir"),  # a folder as the output
     (["resynth"], "Missing argument"),

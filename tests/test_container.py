@@ -983,11 +983,11 @@ def test_written_file_gets_the_usual_permissions(noise_coefficients, tmp_path):
 
 def test_writer_rejects_a_bad_dtype(small, noise_coefficients, tmp_path):
     with pytest.raises(ParameterError, match=re.escape(
-            "dtype='float32' is unknown: must be one of complex64, complex128")):
+            "dtype='float32' is unknown: must be one of complex64, complex128, complex32")):
         Writer(tmp_path / "x.h5", small, 100, 1, dtype="float32")
     with pytest.raises(ParameterError, match=re.escape(
-            "dtype='complex32' is unknown: must be one of complex64, complex128")):
-        save(noise_coefficients, tmp_path / "x.h5", dtype="complex32")
+            "dtype='complex256' is unknown: must be one of complex64, complex128, complex32")):
+        save(noise_coefficients, tmp_path / "x.h5", dtype="complex256")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -1072,6 +1072,62 @@ def test_a_failure_while_laying_out_leaves_nothing(error, small, noise_coefficie
     assert len(made) == 3
     assert path.read_bytes() == before
     assert _leftovers(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["x.h5"]
+
+
+# -- complex32: float16 real and imaginary parts ------------------------------------------
+
+def test_complex32_round_trip_rounds_each_part_to_float16(noise_coefficients, noise_signal,
+                                                           noise_path, tmp_path):
+    path = save(noise_coefficients, tmp_path / "c32.h5", dtype="complex32")
+    with h5py.File(path, "r") as f:  # the documented layout, as plain h5py sees it
+        ds = f["octave_3"]
+        assert ds.dtype == np.dtype([("r", "<f2"), ("i", "<f2")])
+        assert f["lowpass"].dtype == np.float16 and f["highpass"].dtype == np.float16
+        raw = ds[...]
+    want = noise_coefficients.octaves[3]
+    for part, got in ((want.real, raw["r"]), (want.imag, raw["i"])):
+        # round to nearest: half an ulp of float16 (2**-11 relative), 2**-25 near zero
+        assert np.all(np.abs(got.astype(float) - part) <= 2.0**-11 * np.abs(part) + 2.0**-25)
+    with load(path) as box:
+        assert (box.stored_dtype, box.dtype) == ("complex32", np.complex64)
+        assert box.octaves[3].dtype == np.complex64
+        np.testing.assert_array_equal(box.octaves[3][...], raw["r"] + 1j * raw["i"])
+        first = box.ranges[4][0]  # octave 3 is group 4
+        got = box.read_frames(3, first - 2, first + 5)
+        assert got.dtype == np.complex64 and not got[:, :, :2].any()
+        np.testing.assert_array_equal(got[:, :, 2:], box.crop().octaves[3][:, :, :5])
+        y = box.to_audio()
+        assert "storage     complex32," in str(info(path))
+    # each coefficient within 2**-11 of itself: about 66 dB for a tight frame
+    snr = 20 * np.log10(np.linalg.norm(noise_signal) / np.linalg.norm(noise_signal - y))
+    assert snr > 60
+    assert path.stat().st_size < 0.55 * noise_path.stat().st_size
+
+
+def test_complex32_refuses_coefficients_beyond_float16(noise_coefficients, small, tmp_path):
+    loud = small.forward(1e5 * np.ones(SR // 10))
+    with pytest.raises(ParameterError, match=r"a coefficient part of [\d.e+]+ overflows "
+                                             r"dtype='complex32' \(float16 holds up to "
+                                             r"65504\): use complex64$"):
+        save(loud, tmp_path / "loud.h5", dtype="complex32")
+    assert _leftovers(tmp_path) == [] and not (tmp_path / "loud.h5").exists()
+
+
+def test_complex32_containers_resynthesize_render_and_crop(tmp_path, rng):
+    from msft_cli import resynth
+    from msft_cli.dataset import CropDataset
+    from msft_cli.render import render
+    x = 0.2 * rng.standard_normal((SR // 2, 2))
+    sf.write(str(tmp_path / "a.wav"), x, SR, subtype="FLOAT")
+    analyze(tmp_path / "a.wav", tmp_path / "a.h5", dtype="complex32", fmin=FMIN)
+    analyze(tmp_path / "a.wav", tmp_path / "ref.h5", dtype="complex64", fmin=FMIN)
+    report = resynth(tmp_path / "a.h5", tmp_path / "back.wav", reference=tmp_path / "a.wav")
+    assert report.extra["snr_db"] > 60
+    assert render(tmp_path / "a.h5", tmp_path / "a.png").extra["width"] == 1200
+    crops = CropDataset(tmp_path / "a.h5", frames=4, order="sequential", encoding="complex")
+    refs = CropDataset(tmp_path / "ref.h5", frames=4, order="sequential", encoding="complex")
+    a, b = crops[1]["octaves"][2], refs[1]["octaves"][2]
+    assert np.max(np.abs(a - b)) <= 2.0**-10 * np.max(np.abs(b))
 
 
 def test_root_format_tells_msft_files_apart(tmp_path):

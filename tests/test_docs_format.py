@@ -119,6 +119,26 @@ def test_h5py_example_runs_on_a_real_container(h5py_example, container, tmp_path
     assert abs(got["db"][:, 3].mean() - 20 * np.log10(0.5)) < 0.1  # the sine, in dBFS
 
 
+def test_h5py_example_reads_a_complex32_container(h5py_example, tmp_path):
+    t = MSFT(SR, fmin=200.0)
+    n = int(2.5 * SR)
+    y = 0.5 * np.sin(2 * np.pi * t.frequencies[5][3] * np.arange(n) / SR)
+    path = tmp_path / "tone32.h5"
+    save(t.forward(np.stack([y, y])), path, dtype="complex32",
+         source={"name": "tone.wav", "format": "WAV", "subtype": "PCM_16"})
+    out = tmp_path / "result.npz"
+    check = f"\nnp.savez({str(out)!r}, db=db, c=c)\n"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, "-c", _with_path(h5py_example, path) + check],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    got = np.load(out)
+    with load(path) as box:
+        assert box.stored_dtype == "complex32" and box.dtype == np.complex64
+        np.testing.assert_array_equal(got["c"], box.crop(1.0, 2.0).octaves[5])
+    assert abs(got["db"][:, 3].mean() - 20 * np.log10(0.5)) < 0.1
+
+
 def test_h5py_example_refuses_a_newer_version(h5py_example, container, tmp_path):
     path = tmp_path / "future.h5"
     path.write_bytes(container.read_bytes())

@@ -9,7 +9,14 @@ import pyfftw
 import pytest
 
 from msft_cli.engine import fftw
-from msft_cli.engine.fftw import PLANNERS, Plans, cache_dir, load_wisdom, save_wisdom
+from msft_cli.engine.fftw import (
+    PLANNERS,
+    Plans,
+    available_cpus,
+    cache_dir,
+    load_wisdom,
+    save_wisdom,
+)
 from msft_cli.errors import ParameterError
 
 SIZES = [1, 2, 64, 1000, 4096, 3 * 5 * 7 * 16, 7919]  # powers of two, smooth, prime
@@ -134,8 +141,22 @@ def test_large_threaded_plan_matches_numpy(rng):
     assert _rel_err(plan.output_array, np.fft.rfft(x)) <= 1e-12
 
 
-def test_default_threads_is_cpu_count():
-    assert Plans().threads == (os.cpu_count() or 1)
+def test_default_threads_are_the_cpus_given(monkeypatch):
+    for name in ("SLURM_JOB_ID", "SLURM_CPUS_PER_TASK", "SLURM_JOB_CPUS_PER_NODE"):
+        monkeypatch.delenv(name, raising=False)
+    mask = len(os.sched_getaffinity(0))
+    assert Plans().threads == available_cpus() == mask
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert available_cpus() == 64  # outside Slurm: the affinity mask
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "4")
+    assert available_cpus() == 64  # a stale variable outside a job counts for nothing
+    monkeypatch.setenv("SLURM_JOB_ID", "123")
+    assert available_cpus() == Plans().threads == 4  # task/none: every core in the mask
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK")
+    monkeypatch.setenv("SLURM_JOB_CPUS_PER_NODE", "6(x2)")
+    assert available_cpus() == 6
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert available_cpus() == 2  # bound to fewer CPUs than the job's count
     assert Plans(threads=np.int64(3)).threads == 3
     assert Plans().planner == "estimate"
 

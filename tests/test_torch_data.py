@@ -78,3 +78,18 @@ def test_crop_dataset_items_as_tensors(folder, tmp_path):
     np.testing.assert_allclose(y.numpy(), crops.to_audio(sample), atol=1e-6)
     with pytest.raises(TypeError, match="sample must be a dict"):
         crop_to_tensors([1])
+
+
+def test_mixed_rates_become_one_with_sr(tmp_path, rng):
+    """Files at 8 and 16 kHz: refused as they are, one dataset at sr=8000 (resampled while
+    read, the 16 kHz file's crops the resampled audio's)."""
+    sf.write(tmp_path / "low.wav", rng.uniform(-0.5, 0.5, 8000), 8000, subtype="FLOAT")
+    t = np.arange(32000) / 16000
+    sf.write(tmp_path / "high.wav", 0.5 * np.sin(2 * np.pi * 500 * t), 16000, subtype="FLOAT")
+    with pytest.raises(ParameterError, match=r"crops need one rate \(give sr= to resample\)$"):
+        AudioCrops(tmp_path, seconds=0.25)
+    data = AudioCrops(tmp_path, seconds=0.25, sr=8000, order="sequential")
+    assert data.sr == 8000 and data.n_samples == [16000, 8000]  # high.wav, then low.wav
+    crop = data[1][0].numpy()  # the second quarter second of high.wav, at 8 kHz
+    want = 0.5 * np.sin(2 * np.pi * 500 * (2000 + np.arange(2000)) / 8000)
+    assert np.max(np.abs(crop - want)) < 1e-3

@@ -17,6 +17,11 @@ from msft_cli.io import container
 #: them does not make an output out of date (block sizes agree to float32 rounding).
 SPEED_OPTIONS = ("threads", "planner", "block_size")
 
+#: Options of reading audio (resampling, downmix, excerpt) with their defaults: left out
+#: of :func:`parameters` at these values, so outputs made before they existed stay up to date.
+READING_DEFAULTS = {"sr": None, "mono": False, "offset": 0.0, "duration": None,
+                    "resample_quality": "HQ"}
+
 #: The fields of a manifest record, in order.
 RECORD_FIELDS = (
     "time",             # when the record was written, UTC, ISO 8601
@@ -98,7 +103,10 @@ def parameters(command, options):
     if command == "analyze" and full.get("dtype") is None:  # the default for what is stored
         full["dtype"] = getattr(container, "DEFAULT_DTYPES", {}).get(full.get("store", "complex"),
                                                                      full.get("dtype"))
-    return _plain({k: v for k, v in sorted(full.items()) if k not in SPEED_OPTIONS})
+    if full.get("sr") is None:  # the resampler's quality matters only when resampling
+        full.pop("resample_quality", None)
+    return _plain({k: v for k, v in sorted(full.items()) if k not in SPEED_OPTIONS
+                   and not (k in READING_DEFAULTS and v == READING_DEFAULTS[k])})
 
 
 def read_manifest(path):

@@ -23,11 +23,10 @@ _INPUTS = {"analyze": AUDIO_EXTENSIONS, "resynth": CONTAINER_EXTENSIONS,
 
 
 def cores():
-    """CPUs this process may use: its affinity (e.g. a Slurm allocation), else all."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    """CPUs this process may use: its affinity, and inside a Slurm job no more than the
+    job was given (see :func:`msft_cli.engine.fftw.available_cpus`)."""
+    from msft_cli.engine.fftw import available_cpus
+    return available_cpus()
 
 
 def parse_shard(shard):

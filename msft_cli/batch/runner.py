@@ -31,6 +31,7 @@ from msft_cli.batch.report import BatchReport
 from msft_cli.batch.worker import _worker_main
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import MsftError, ParameterError
+from msft_cli.io.resample import DEFAULT_QUALITY, check_excerpt, check_quality, check_sr
 
 _SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP"))
                  if s is not None)
@@ -135,18 +136,23 @@ def _check_options(command, options):
         for k in ("path", "output", "transform", "progress", "extra_attrs"):
             if k in options:
                 raise TypeError(f"{k} is set by the batch, not an option")
+        check_sr(options.get("sr"))
+        check_excerpt(options.get("offset", 0.0), options.get("duration"))
+        check_quality(options.get("resample_quality", DEFAULT_QUALITY))
         tparams.update(threads=1, block_size=None)
         MSFT(_PROBE_SR, **tparams)  # what fails at this rate fails at every lower one
     elif command == "resynth":
         if options.get("reference") is not None:
             raise ParameterError("reference applies to one container, not to a batch")
         options.pop("reference", None)
+        check_sr(options.get("sr"))
         unknown = sorted(set(options) - set(_defaults(convert.resynth, _RESYNTH_SET)))
         if unknown:
             raise TypeError(f"resynth() got an unexpected keyword argument {unknown[0]!r}")
     else:
         from msft_cli.render import check_options
         check_options(**options)
+        check_sr(options.get("sr"))
 
 
 def run(command, inputs, output=None, jobs=None, glob=None, overwrite=False, fail_fast=False,

@@ -184,7 +184,7 @@ class _Worker:
         return None
 
     def _analyze(self, task_id, source, output, stamp):
-        sr = audio_info(source)["sr"]
+        sr = self.options.get("sr") or audio_info(source)["sr"]
         tparams = {k: v for k, v in self.options.items() if k in _TRANSFORM_PARAMS}
         others = {k: v for k, v in self.options.items() if k not in _TRANSFORM_PARAMS}
         try:

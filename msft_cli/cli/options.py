@@ -133,6 +133,58 @@ def transform_options_except(*names):
     return decorate
 
 
+class _Number(click.ParamType):
+    """A number as written: an int when it is one (``44100``), else a float (``44100.5``),
+    so that the library's checks see the value given and name it in their messages."""
+
+    name = "NUMBER"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return value
+        try:
+            return int(value)
+        except ValueError:
+            pass
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number", param, ctx)
+
+
+def reading_options(excerpt=True):
+    """Options of reading audio (:class:`msft_cli.io.resample.AudioReader`): ``--sr``,
+    ``--mono``, and with ``excerpt`` ``--offset``, ``--duration`` and ``--resample-quality``;
+    the library's defaults (:func:`msft_cli.analyze`'s)."""
+    from msft_cli.convert import analyze
+    from msft_cli.io.resample import QUALITIES
+    d = defaults(analyze)
+    options = [
+        click.option("--sr", type=_Number(), default=d["sr"], metavar="HZ",
+                     help="Resample to this rate while reading (soxr, streamed) "
+                          "[default: the file's]."),
+        click.option("--mono", is_flag=True, default=d["mono"],
+                     help="Downmix to one channel: the mean of the channels."),
+    ]
+    if excerpt:
+        options += [
+            click.option("--offset", type=_Number(), default=d["offset"], show_default=True,
+                         metavar="SECONDS", help="Start reading this far into the file."),
+            click.option("--duration", type=_Number(), default=d["duration"],
+                         metavar="SECONDS",
+                         help="Read this many seconds [default: to the end]."),
+            click.option("--resample-quality", type=click.Choice(QUALITIES),
+                         default=d["resample_quality"], show_default=True,
+                         help="soxr's resampling quality with --sr."),
+        ]
+
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return decorate
+
+
 class _Channel(click.ParamType):
     """A channel number, or ``mix``."""
 

@@ -5,7 +5,13 @@ import sys
 import click
 
 from msft_cli.cli.common import defaults, fail_cleanly
-from msft_cli.cli.options import _batch_or_one, _Channel, batch_options, transform_options_except
+from msft_cli.cli.options import (
+    _batch_or_one,
+    _Channel,
+    batch_options,
+    reading_options,
+    transform_options_except,
+)
 from msft_cli.cli.progress import _progress
 from msft_cli.errors import MsftError
 from msft_cli.render.figure import Y_AXES
@@ -57,6 +63,7 @@ _RENDER = defaults(render_image)
               help="Resolution written into the image; text is sized for it.")
 @click.option("--title", default=_RENDER["title"],
               help="Title [default: the input's file name].")
+@reading_options(excerpt=False)
 @_audio_transform_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @batch_options

@@ -5,7 +5,8 @@ import click
 
 from msft_cli import convert, phase
 from msft_cli.cli.common import defaults, fail_cleanly
-from msft_cli.cli.options import _batch_or_one, batch_options
+from msft_cli.cli.options import _batch_or_one, _Number, batch_options
+from msft_cli.io.resample import QUALITIES
 from msft_cli.cli.progress import _iterations_progress, _progress
 
 _RESYNTH = defaults(convert.resynth)
@@ -29,12 +30,19 @@ _RESYNTH = defaults(convert.resynth)
               show_default=True,
               help="Magnitude containers: initial phases, by phase-gradient integration "
                    "(pghi), random or zero.")
+@click.option("--sr", type=_Number(), default=_RESYNTH["sr"], metavar="HZ",
+              help="Write at this rate, resampled with soxr (e.g. the source's, for a "
+                   "container analysed with --sr) [default: the container's].")
+@click.option("--resample-quality", type=click.Choice(QUALITIES),
+              default=_RESYNTH["resample_quality"], show_default=True,
+              help="soxr's resampling quality with --sr.")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress bar, and no summary unless --reference asks for the SNR.")
 @batch_options
 @fail_cleanly
-def resynth(input, output, subtype, reference, iterations, phase_init, quiet, **settings):
-    """Resynthesize audio from a container, at the source's rate and channels.
+def resynth(input, output, subtype, reference, iterations, phase_init, sr, resample_quality,
+            quiet, **settings):
+    """Resynthesize audio from a container, at its rate (or --sr) and channels.
 
     IN.h5 may also be folders (their containers, in all subfolders) or several
     containers, converted as a batch like analyze's.
@@ -49,8 +57,10 @@ def resynth(input, output, subtype, reference, iterations, phase_init, quiet, **
       msft resynth techno.h5 -o techno.flac --reference sample_audio/techno_bassline.wav
       msft resynth containers -o resynthesized -j 2
       msft resynth bach.h5 -o bach.wav --iterations 300
+      msft resynth house22k.h5 -o house.wav --sr 44100
     """
-    phase_options = {k: v for k, v in (("iterations", iterations), ("phase_init", phase_init))
+    phase_options = {k: v for k, v in (("iterations", iterations), ("phase_init", phase_init),
+                                       ("sr", sr), ("resample_quality", resample_quality))
                      if v != _RESYNTH[k]}
     input = _batch_or_one("resynth", input, output, quiet, settings, subtype=subtype,
                           reference=reference, **phase_options)
@@ -59,7 +69,8 @@ def resynth(input, output, subtype, reference, iterations, phase_init, quiet, **
     try:
         report = convert.resynth(input, output, subtype=subtype, reference=reference,
                                  progress=update, iterations=iterations, phase_init=phase_init,
-                                 phase_progress=steps)
+                                 phase_progress=steps, sr=sr,
+                                 resample_quality=resample_quality)
     finally:
         close_steps()
         close()

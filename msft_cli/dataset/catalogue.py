@@ -72,7 +72,9 @@ def survey(paths, channels):
                     raise ContainerError(
                         f"{path} was made with {key}={_show(params[key])} but {paths[0]} "
                         f"with {key}={_show(shared[key])}: the containers of one "
-                        "dataset must share the transform's parameters")
+                        "dataset must share the transform's parameters"
+                        + (" (analyze them with --sr RATE, or sr=RATE, to resample to "
+                           "one rate)" if key == "sr" else ""))
         if channels == "all" and counts and n_channels != counts[0]:
             raise ContainerError(
                 f"{path} has {n_channels} channel(s) but {paths[0]} has "

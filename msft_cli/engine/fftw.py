@@ -11,6 +11,7 @@ import base64
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -91,19 +92,39 @@ def save_wisdom():
         pass
 
 
+def available_cpus():
+    """CPUs this process was given: the fewest of its affinity mask and, inside a Slurm
+    job, the job's CPUs (``SLURM_CPUS_PER_TASK``, else ``SLURM_JOB_CPUS_PER_NODE``).
+
+    Under Slurm without CPU binding (``TaskPlugin=task/none``) every task sees every
+    core in its affinity mask; counting those would oversubscribe them.
+    """
+    try:
+        n = len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    if os.environ.get("SLURM_JOB_ID"):
+        for name in ("SLURM_CPUS_PER_TASK", "SLURM_JOB_CPUS_PER_NODE"):
+            given = re.match(r"\s*(\d+)", os.environ.get(name, ""))  # "4", or "4(x2)"
+            if given and int(given.group(1)) > 0:
+                return min(n, int(given.group(1)))
+    return n
+
+
 class Plans:
     """FFTW plans of one transform, made on first use and reused.
 
     Parameters
     ----------
     threads : int
-        FFTW threads for long transforms (``>= 1``).
+        FFTW threads for long transforms (``>= 1``). Default: the CPUs this
+        process was given (:func:`available_cpus`).
     planner : str
         One of :data:`PLANNERS`: how hard FFTW searches for a fast plan.
     """
 
     def __init__(self, threads=None, planner="estimate"):
-        threads = (os.cpu_count() or 1) if threads is None else threads
+        threads = available_cpus() if threads is None else threads
         threads = integer("threads", threads, minimum=1)
         choice("planner", planner, PLANNERS)
         self.threads = int(threads)

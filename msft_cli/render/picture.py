@@ -16,6 +16,7 @@ from msft_cli.engine.transform import KEYWORDS
 from msft_cli.errors import AudioError, ContainerError, ParameterError
 from msft_cli.io.audio import info as audio_info
 from msft_cli.io.container.reader import Container, load
+from msft_cli.io.resample import check_sr
 from msft_cli.render.figure import Y_AXES, _colormap, _draw_picture, _draw_raw, _Layout
 from msft_cli.render.inputs import CONTAINER_EXTENSIONS, _image_format, input_kind
 from msft_cli.render.raster import (
@@ -68,28 +69,41 @@ def _prepare(top_db, max_db, cmap, y_axis, raw, width, height, dpi, params):
     return colormap, layout, columns, rows
 
 
+def _refuse_reading_options(path, sr, mono):
+    """``sr`` and ``mono`` read audio: a container keeps the rate and channels it was made with."""
+    if mono:
+        raise ParameterError(f"{path}: mono=True applies to audio inputs, not to a container "
+                             "(it keeps the channels it was made with)")
+    if sr is not None:
+        raise ParameterError(f"{path}: sr={sr!r} applies to audio inputs, not to a container "
+                             "(it keeps the rate it was made with)")
+
+
 def _container_raster(path, columns, rows, start, end, channel, fmin, fmax, params,
-                      progress):
+                      progress, sr=None, mono=False):
+    _refuse_reading_options(path, sr, mono)
     with load(path) as box:
         return raster(box, columns, rows, start, end, channel, fmin, fmax), box.duration
 
 
-def _audio_raster(path, columns, rows, start, end, channel, fmin, fmax, params, progress):
+def _audio_raster(path, columns, rows, start, end, channel, fmin, fmax, params, progress,
+                  sr=None, mono=False):
     """Analyse into a temporary container (bounded memory), then draw it."""
+    check_sr(sr)
     about = audio_info(path)  # check the selection before a long analysis
     _time_range(str(path), about["duration"], start, end)
-    _channel(str(path), about["channels"], channel)
+    _channel(str(path), 1 if mono else about["channels"], channel)
     with tempfile.TemporaryDirectory(prefix="msft-render-") as tmp:
         box_path = Path(tmp) / f"{path.stem}.h5"
         analyze(path, box_path, fmin=_analysis_fmin(fmin, params), progress=progress,
-                **params)
+                sr=sr, mono=mono, **params)
         with load(box_path) as box:
             r = _raster(_Frames.of(box, str(path)), columns, rows, start, end, channel,
                         fmin, fmax)
             return r, box.duration
 
 
-def _no_such_input(path, *args):
+def _no_such_input(path, *args, **kwargs):
     if Path(path).is_dir():
         raise ParameterError(f"{path}: is a folder: render the files inside it with targets()")
     missing = ContainerError if Path(path).suffix.lower() in CONTAINER_EXTENSIONS else AudioError
@@ -132,7 +146,7 @@ def _is_model(source):
 
 def render(source, output=None, start=None, end=None, channel="mix", fmin=None, fmax=None,
            top_db=80.0, max_db=None, cmap="magma", y_axis="hz", raw=False, width=None,
-           height=None, dpi=100, title=None, progress=None, **params):
+           height=None, dpi=100, title=None, progress=None, sr=None, mono=False, **params):
     """Draw the magnitudes of a container, an audio file or coefficients as an image.
 
     Each octave is drawn on its own time grid (see :func:`raster`). The image
@@ -183,6 +197,11 @@ def render(source, output=None, start=None, end=None, channel="mix", fmin=None, 
         Default: the input's file name.
     progress : callable, optional
         ``progress(done, total)`` in samples while an audio input is analysed.
+    sr : int, optional
+        Audio inputs: resample to this rate before the analysis (as
+        :func:`msft_cli.analyze`). Refused for a container.
+    mono : bool
+        Audio inputs: downmix to one channel first. Refused for a container.
     **params
         Transform parameters for audio inputs (``bins_per_octave``,
         ``n_octaves``, ``tuning``, ``window``, ``mode``, ``block_size``,
@@ -221,6 +240,7 @@ def render(source, output=None, start=None, end=None, channel="mix", fmin=None, 
     dpi = float(dpi)
 
     if isinstance(source, (Container, Coefficients)):
+        _refuse_reading_options(getattr(source, "path", "coefficients"), sr, mono)
         if output is None:
             if isinstance(source, Coefficients):
                 raise ParameterError("output is required when rendering coefficients")
@@ -236,7 +256,7 @@ def render(source, output=None, start=None, end=None, channel="mix", fmin=None, 
         name = path.name
         draw = _RASTERS.get(kind, _no_such_input)
         r, duration = draw(path, columns, rows, start, end, channel, fmin, fmax, params,
-                           progress)
+                           progress, sr=sr, mono=mono)
 
     if title is None:
         title = name

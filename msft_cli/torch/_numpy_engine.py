@@ -23,6 +23,7 @@ from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ParameterError
 from msft_cli.io import audio as audio_module  # soundfile's owner: AudioSource
+from msft_cli.io.resample import AudioReader
 from msft_cli.learn_dft.evaluate import LearnResult, evaluate
 from msft_cli.learn_dft import targets as _ld_targets
 from msft_cli.learn_dft import train as _ld_train
@@ -44,7 +45,7 @@ phase_module = SimpleNamespace(
     _check_iterations=_gl._check_iterations, _check_momentum=_gl._check_momentum)
 
 __all__ = ["audio_module", "dataset_module", "learn_dft_module", "phase_module",
-           "ParameterError", "MSFT", "Coefficients", "GroupTable", "BlockTable", "Stage",
+           "AudioReader", "ParameterError", "MSFT", "Coefficients", "GroupTable", "BlockTable", "Stage",
            "block_table", "frame_ranges", "periodic_plan", "zero_plan", "hop_max"]
 
 

@@ -49,7 +49,7 @@ class AudioCrops(torch.utils.data.Dataset):
     ----------
     source : path or list of paths
         A folder (searched recursively for audio files), a file, or a list of both.
-        Every file must have the same sample rate.
+        Every file must have the same sample rate, unless ``sr`` is given.
     seconds : float
         Crop length in seconds (rounded to whole samples). Default 2.0.
     order : {"random", "sequential"}
@@ -70,6 +70,10 @@ class AudioCrops(torch.utils.data.Dataset):
         Of the crops. Default float32.
     max_open : int
         Files kept open per process.
+    sr : int, optional
+        Resample every file to this rate while reading (soxr, streamed; see
+        :class:`msft_cli.io.resample.AudioReader`): a folder of mixed rates
+        becomes one dataset. Default: the files' own (common) rate.
 
     Examples
     --------
@@ -83,7 +87,7 @@ class AudioCrops(torch.utils.data.Dataset):
     """
 
     def __init__(self, source, seconds=2.0, order="random", n_crops=None, seed=0,
-                 channels="mix", short="error", dtype=torch.float32, max_open=16):
+                 channels="mix", short="error", dtype=torch.float32, max_open=16, sr=None):
         if order not in ORDERS:
             raise ne.ParameterError(f"order={order!r} is unknown: must be one of "
                                     f"{', '.join(ORDERS)}")
@@ -103,14 +107,16 @@ class AudioCrops(torch.utils.data.Dataset):
         self.max_open, self.epoch = int(max_open), 0
         self.paths, self.n_samples, self.n_channels, self.skipped = [], [], [], []
         self.sr = None
+        self._rate = sr
         for p in _audio_paths(source):
-            with ne.audio_module.AudioSource(p) as src:
+            with self._reader(p) as src:
                 if self.sr is None:
                     self.sr = src.sr
                     self.crop_samples = max(1, int(round(seconds * self.sr)))
                 elif src.sr != self.sr:
                     raise ne.ParameterError(f"{p}: sample rate {src.sr} Hz, the others "
-                                            f"{self.sr} Hz: crops need one rate")
+                                            f"{self.sr} Hz: crops need one rate (give sr= "
+                                            "to resample)")
                 if src.n_samples < self.crop_samples:
                     if short == "error":
                         raise ne.ParameterError(
@@ -138,6 +144,10 @@ class AudioCrops(torch.utils.data.Dataset):
             raise ne.ParameterError(f"n_crops={n_crops!r} must be a positive integer")
         self._len = int(self._offsets[-1]) if order == "sequential" else n_crops
         self._open = OrderedDict()
+
+    def _reader(self, path):
+        """A file opened for reading, resampled to ``sr`` when one was given."""
+        return ne.AudioReader(path, sr=self._rate)
 
     @property
     def crop_seconds(self):
@@ -170,7 +180,7 @@ class AudioCrops(torch.utils.data.Dataset):
     def _source(self, file):
         src = self._open.get(file)
         if src is None:
-            src = self._open[file] = ne.audio_module.AudioSource(self.paths[file])
+            src = self._open[file] = self._reader(self.paths[file])
             while len(self._open) > self.max_open:
                 self._open.popitem(last=False)[1].close()
         else:

@@ -15,7 +15,7 @@ class ContainerInfo:
             self.duration = c.duration
             self.sr, self.n_samples, self.n_channels = c.sr, c.n_samples, c.n_channels
             self.source = c.source
-            self.dtype = str(c.dtype)
+            self.dtype = c.stored_dtype
             self.store = c.store
             self.groups = []
             for g, ds in enumerate(c._datasets):
@@ -27,6 +27,10 @@ class ContainerInfo:
                                     "first_time": c.ranges[g][0] * spec.hop / c.sr})
         self.size = self.path.stat().st_size
 
+    def _read_line(self):
+        done = _read_for(self.attrs, self.sr, self.n_channels)
+        return [f"  read        {done}"] if done else []
+
     def __str__(self):
         t = self.transform
         src = self.source
@@ -36,6 +40,7 @@ class ContainerInfo:
             f"{src['subtype'] or '?'})",
             f"  duration    {self.duration:.3f} s ({self.n_samples} samples at {self.sr} Hz), "
             f"{self.n_channels} channel{'s' if self.n_channels != 1 else ''}",
+            *self._read_line(),
             f"  transform   fmin {t.fmin:.3f} Hz, {t.bins_per_octave} bins/octave, "
             f"{t.n_octaves} octaves (to {t.fmax:.1f} Hz), window {t.window}, "
             f"tuning {t.tuning:g} Hz, mode {t.mode}"
@@ -57,6 +62,22 @@ class ContainerInfo:
             lines.append(f"  {g['name']:<11} {g['hop']:>6} {g['bins']:>5} {g['frames']:>8}  "
                          f"{g['first_time']:>7.3f}s  {rng}")
         return "\n".join(lines)
+
+
+def _read_for(attrs, sr, n_channels):
+    """What was done to the source on reading (resampling, downmix, excerpt), or None."""
+    rate, quality = int(attrs.get("source_rate", 0) or 0), attrs.get("resample_quality", "")
+    start, count = int(attrs.get("source_start", 0) or 0), \
+        int(attrs.get("source_n_samples", 0) or 0)
+    parts = []
+    if quality:
+        parts.append(f"resampled from {rate} Hz (soxr {quality})")
+    if attrs.get("downmix"):
+        parts.append(f"{int(attrs.get('source_n_channels', 0))} channels mixed to "
+                     f"{n_channels} ({attrs['downmix']})")
+    if start and rate:
+        parts.append(f"excerpt {start / rate:.3f} s + {count / rate:.3f} s of the source")
+    return ", ".join(parts) or None
 
 
 def _human(n):

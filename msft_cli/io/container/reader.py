@@ -32,7 +32,9 @@ from msft_cli.io.container.format import (
     FORMAT_NAME,
     FORMAT_VERSION,
     STORES,
+    _from_complex32,
     _group_names,
+    _is_complex32,
     transform_params,
 )
 
@@ -133,6 +135,11 @@ class Container:
             self.n_channels = int(a["n_channels"])
             names = _group_names(self.transform.n_octaves)
             self._datasets = [self._file[name] for name in names]
+            #: the dtype the octaves are stored in ("complex32" for float16 pairs)
+            self.stored_dtype = ("complex32" if _is_complex32(self._datasets[1].dtype)
+                                 else self._datasets[1].dtype.name)
+            self._datasets = [_Complex32(ds) if _is_complex32(ds.dtype) else ds
+                              for ds in self._datasets]
         except (KeyError, ValueError, TypeError) as exc:
             raise ContainerError(f"{self.path}: incomplete or corrupt container ({exc})") \
                 from exc
@@ -193,6 +200,7 @@ class Container:
 
     @property
     def dtype(self):
+        """The octaves' numpy dtype as read (complex64 for a complex32 container)."""
         return self._datasets[1].dtype
 
     @property
@@ -376,6 +384,30 @@ class Container:
                 raise ContainerError(f"{ds.file.filename}: cannot read {ds.name} (corrupt "
                                      f"data: {exc})") from exc
         return out
+
+
+class _Complex32:
+    """A complex32 dataset (float16 pairs, see docs/FORMAT.md) read as complex64.
+
+    Has what msft uses of an h5py dataset: ``shape``, ``ndim``, ``dtype``,
+    ``chunks``, ``name``, ``file``, ``attrs``, slicing and ``read_direct``.
+    """
+
+    def __init__(self, ds):
+        self._ds = ds
+        self.shape, self.ndim, self.chunks = ds.shape, ds.ndim, ds.chunks
+        self.name, self.file, self.attrs = ds.name, ds.file, ds.attrs
+        self.dtype = np.dtype(np.complex64)
+
+    def __len__(self):
+        return len(self._ds)
+
+    def __getitem__(self, key):
+        return _from_complex32(self._ds[key])
+
+    def read_direct(self, out, source_sel=None, dest_sel=None):
+        sel = np.s_[...] if dest_sel is None else dest_sel
+        out[sel] = self[np.s_[...] if source_sel is None else source_sel]
 
 
 def _plain(value):

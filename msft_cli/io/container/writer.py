@@ -20,6 +20,9 @@ from msft_cli.io.container.format import (
     MAGNITUDE_DTYPES,
     _check_storage,
     _group_names,
+    _is_complex32,
+    _storage_dtypes,
+    _to_complex32,
     transform_attrs,
 )
 
@@ -35,12 +38,17 @@ class Writer:
         Final name of the container.
     transform : MSFT
     n_samples, n_channels : int
-    dtype : {"complex64", "complex128"} or {"float16", "float32"}
+    dtype : {"complex64", "complex128", "complex32"} or {"float16", "float32"}
         Complex types for ``store="complex"``, real ones for ``"magnitude"``.
-        Default: :data:`DEFAULT_DTYPES` of the store.
+        Default: :data:`DEFAULT_DTYPES` of the store. complex32 stores float16
+        real and imaginary parts (:data:`~msft_cli.io.container.format.COMPLEX32`)
+        and float16 real bands.
     compression : {"none", "gzip", "lzf"}
     source : dict, optional
-        ``name``, ``format`` and ``subtype`` of the audio it came from.
+        ``name``, ``format`` and ``subtype`` of the audio it came from, and what
+        was done to it (:meth:`msft_cli.io.resample.AudioReader.describe`:
+        ``sample_rate``, ``n_channels``, ``start``, ``n_samples``,
+        ``resample_quality``, ``downmix``).
     ranges : list of (first, count), optional
         Stored frames of each band group (default: :meth:`MSFT.frame_range`).
     extra_attrs : dict, optional
@@ -57,7 +65,9 @@ class Writer:
                  store="complex"):
         dtype = _check_storage(store, dtype)
         self.store = store
-        self.dtype = np.dtype(dtype)  # of the octaves' datasets
+        self.dtype_name = dtype
+        #: what the octaves' frames are to be computed in (complex32 from complex64)
+        self.dtype = np.dtype("complex64" if dtype == "complex32" else dtype)
         choice("compression", compression, COMPRESSIONS)
         for name, value in (("n_samples", n_samples), ("n_channels", n_channels)):
             positive(name, value)
@@ -93,11 +103,16 @@ class Writer:
             "source_name": str(source.get("name", "")),
             "source_format": str(source.get("format", "")),
             "source_subtype": str(source.get("subtype", "")),
+            "source_rate": int(source.get("sample_rate", 0)),
+            "source_n_channels": int(source.get("n_channels", 0)),
+            "source_start": int(source.get("start", 0)),
+            "source_n_samples": int(source.get("n_samples", 0)),
+            "resample_quality": str(source.get("resample_quality", "")),
+            "downmix": str(source.get("downmix", "")),
             "msft_version": __version__, "coefficients": store,
         })
         self.datasets = []
-        cdtype = np.dtype(dtype)
-        rdtype = np.dtype(cdtype.char.lower()) if store == "complex" else cdtype
+        cdtype, rdtype = _storage_dtypes(dtype, store)
         for g, (name, spec) in enumerate(zip(_group_names(transform.n_octaves),
                                              transform.groups)):
             first, count = (transform.frame_range(g, n_samples) if ranges is None
@@ -121,6 +136,10 @@ class Writer:
         at = first_frame - int(ds.attrs["first_frame"])
         if self.store == "magnitude" and np.iscomplexobj(frames):
             frames = np.abs(frames) if ds.attrs["kind"] == "octave" else frames.real
+        elif _is_complex32(ds.dtype):
+            frames = _to_complex32(frames, self.path)
+        elif self.dtype_name == "complex32":  # its real bands, float16
+            _to_complex32(frames, self.path)  # the same overflow check
         ds[:, :, at:at + frames.shape[2]] = frames
 
     def __enter__(self):
