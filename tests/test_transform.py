@@ -641,7 +641,8 @@ def test_other_real_types_and_explicit_dtype(zero16, rng):
 def test_params_round_trip(zero16, rng, snr):
     params = zero16.to_params()
     assert params == {"sr": SR, "fmin": FMIN, "bins_per_octave": 12, "n_octaves": 6,
-                      "tuning": 440.0, "window": "bump", "mode": "zero"}
+                      "tuning": 440.0, "window": "bump", "mode": "zero", "gamma": 0.0,
+                      "oversample": 1}
     other = MSFT.from_params(params, threads=1, planner="estimate", block_size=4096)
     assert other.to_params() == params and other.block_size == 4096
     y = rng.standard_normal(5000)

@@ -9,7 +9,7 @@ from click.core import ParameterSource
 from msft_cli import batch
 from msft_cli.cli.common import defaults
 from msft_cli.cli.progress import ConsoleProgress
-from msft_cli.engine.bands import WINDOWS
+from msft_cli.engine.bands import GAMMAS, WINDOWS
 from msft_cli.engine.fftw import PLANNERS
 from msft_cli.engine.transform import MODES, MSFT
 
@@ -69,6 +69,21 @@ def _batch_or_one(command, inputs, output, quiet, options, **more):
     return inputs[0]
 
 
+class _Gamma(click.ParamType):
+    """A bandwidth in Hz, or one of the named ones (:data:`msft_cli.engine.bands.GAMMAS`)."""
+
+    name = "HZ|erb"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)) or value in GAMMAS:
+            return value
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number of Hz or one of {', '.join(GAMMAS)}",
+                      param, ctx)
+
+
 def transform_options(func):
     """The transform's parameters as options, with the library's defaults."""
     options = [
@@ -89,6 +104,13 @@ def transform_options(func):
         click.option("--mode", type=click.Choice(MODES), default=_DEFAULTS["mode"],
                      show_default=True,
                      help="Edges: zero-extended (blockwise) or one period (exact, in memory)."),
+        click.option("--gamma", type=_Gamma(), default=_DEFAULTS["gamma"], show_default=True,
+                     help="Variable-Q: Hz added to every band's bandwidth (f/Q + gamma), or "
+                          "'erb' for ERB-like bands; shorter filters and finer hops in the "
+                          "bass. 0: constant-Q."),
+        click.option("--oversample", type=int, default=_DEFAULTS["oversample"],
+                     show_default=True,
+                     help="A power of two dividing every octave's hop (finer time grids)."),
         click.option("--block-size", type=int, default=_DEFAULTS["block_size"],
                      help="Samples advanced per block [default: from the margins]."),
         click.option("--threads", type=int, default=_DEFAULTS["threads"],

@@ -6,6 +6,18 @@ below the lowest centre and a high-pass band above the highest one. Each band
 has a smooth window on a log-frequency axis that reaches its neighbours'
 centres. Bands are gathered in *groups* that share one hop: the low-pass band,
 one group per octave, and the high-pass band, ordered coarse to fine.
+
+Variable-Q (``gamma > 0``, Hz): the centres stay where they are (the bins stay
+notes), but each band's window is widened on the log-frequency axis so that
+its support is ``f / Q + gamma`` Hz wide, ``f / Q = f * (2**(1/B) - 2**(-1/B))``
+being the constant-Q support (from the centre below to the centre above). The
+bass bands get wider, so shorter in time: shorter filters, shorter block
+margins, finer hops in the low octaves. Windows then overlap more than their
+neighbours, and the duals are ``g / sum(g**2)`` over every band (the sum is at
+least 1 for ``"bump"``, 1/2 for ``"hann"``: each frequency lies between two
+centres whose windows are at least as wide as the constant-Q ones). With
+``gamma = 0`` nothing changes, to the bit. ``oversample`` (a power of two)
+divides every octave's hop, for finer time grids; the frames stay painless.
 """
 
 from dataclasses import dataclass
@@ -31,6 +43,61 @@ MAX_EXTENT_SECONDS = 100.0
 #: Veltkamp's splitter for float64, ``2**27 + 1``: ``c * s - (c * s - c)`` keeps the high 26
 #: bits of ``c``, whose products with FFT sizes are exact (docs/DESIGN.md, "Window placement").
 _VELTKAMP_SPLITTER = 134217729.0
+
+#: The ERB rule of Glasberg and Moore (1990): an auditory filter at ``f`` Hz is
+#: ``ERB_HZ + f / ERB_Q`` Hz wide.
+ERB_HZ, ERB_Q = 24.7, 9.265
+
+#: Named values of ``gamma``: see :func:`resolve_gamma`.
+GAMMAS = ("erb",)
+
+#: Largest ``gamma`` accepted, in Hz: wider, the bass bands span several octaves (nothing
+#: is left of constant-Q there) and their extents take seconds to compute (``"erb"`` is
+#: 26 Hz at 12 bins per octave, 343 Hz at 1).
+MAX_GAMMA = 1000.0
+
+
+def constant_q_width(bins_per_octave):
+    """``1 / Q``: a constant-Q band's support (centre below to centre above) over its centre."""
+    return 2.0 ** (1.0 / bins_per_octave) - 2.0 ** (-1.0 / bins_per_octave)
+
+
+def erb_gamma(bins_per_octave):
+    """``gamma`` making every band's support proportional to the ERB at its centre.
+
+    ``f / Q + gamma = (ERB_HZ + f / ERB_Q) * ERB_Q / Q`` gives ``gamma = ERB_HZ *
+    ERB_Q / Q`` (228.8 Hz / Q): constant-Q well above 229 Hz, wider below it
+    (26.4 Hz at 12 bins per octave, 13.2 at 24, 6.6 at 48). This is librosa's
+    ``vqt`` rule (``gamma = 24.7 * alpha / 0.108``), with msft's support width for
+    ``alpha``.
+    """
+    return ERB_HZ * ERB_Q * constant_q_width(bins_per_octave)
+
+
+def resolve_gamma(gamma, bins_per_octave):
+    """``gamma`` in Hz from a number (``>= 0``, finite) or a name of :data:`GAMMAS`."""
+    if isinstance(gamma, str):
+        if gamma not in GAMMAS:
+            raise ParameterError(f"gamma={gamma!r} is unknown: must be a bandwidth in Hz "
+                                 f"(at least 0) or one of {', '.join(map(repr, GAMMAS))}")
+        return float(erb_gamma(bins_per_octave))
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)):
+        raise TypeError(f"gamma must be a number of Hz or a name, not {type(gamma).__name__}")
+    gamma = float(gamma)
+    if not np.isfinite(gamma) or gamma < 0:
+        raise ParameterError(f"gamma={gamma:g} must be a finite bandwidth in Hz, at least 0")
+    if gamma > MAX_GAMMA:
+        raise ParameterError(f"gamma={gamma:g} is too wide: must be at most {MAX_GAMMA:g} Hz")
+    return gamma
+
+
+def check_oversample(oversample):
+    """``oversample`` as an int, which must be a power of two (1, 2, 4, ...)."""
+    if isinstance(oversample, bool) or not isinstance(oversample, (int, np.integer)):
+        raise TypeError(f"oversample must be an int, not {type(oversample).__name__}")
+    if oversample < 1 or oversample & (oversample - 1):
+        raise ParameterError(f"oversample={oversample} must be a power of two (1, 2, 4, ...)")
+    return int(oversample)
 
 
 def _smooth_step(x):
@@ -117,9 +184,15 @@ class BandLayout:
         the Nyquist frequency.
     window : str
         One of :data:`WINDOWS`.
+    gamma : float or str
+        Hz added to every band's constant-Q support width (``f / Q + gamma``), 0 to
+        :data:`MAX_GAMMA`; ``"erb"``: :func:`erb_gamma`. Default 0 (constant-Q).
+    oversample : int
+        Power of two dividing every octave's hop. Default 1.
     """
 
-    def __init__(self, sr, fmin, bins_per_octave, n_octaves=None, window="bump"):
+    def __init__(self, sr, fmin, bins_per_octave, n_octaves=None, window="bump", gamma=0.0,
+                 oversample=1):
         integer("sr", sr)
         if sr < 1000:
             raise ParameterError(f"sr={sr} is too low: must be at least 1000 Hz")
@@ -145,6 +218,8 @@ class BandLayout:
                 f"n_octaves={n_octaves} does not fit: must be between 1 and {fitting} for "
                 f"fmin={fmin:g} Hz at sr={sr}")
         window_shape(window, 0.0)  # validates the name
+        self.gamma = resolve_gamma(gamma, bins_per_octave)
+        self.oversample = check_oversample(oversample)
         self.sr = int(sr)
         self.fmin = fmin
         self.bins_per_octave = int(bins_per_octave)
@@ -166,25 +241,43 @@ class BandLayout:
         return float(self.centre(self.n_bands - 1))
 
     # -- windows -------------------------------------------------------------
+    def half_width(self, k):
+        """Half-width in bands (``1`` for constant-Q) of band ``k``'s window on the
+        log-frequency axis: its support, ``centre * 2**(+-w / B)``, is ``f / Q + gamma``
+        Hz wide."""
+        c = self.centre(k)
+        if self.gamma == 0:
+            return np.ones_like(c)
+        B = self.bins_per_octave
+        return B / np.log(2.0) * np.arcsinh(0.5 * (constant_q_width(B) + self.gamma / c))
+
     def band_window(self, k, f):
         """Window of constant-Q band ``k`` at frequencies ``f`` (Hz)."""
         f = np.asarray(f, dtype=float)
         with np.errstate(divide="ignore"):
             u = self.bins_per_octave * np.log2(np.maximum(f, 1e-300) / self.centre(k))
+        if self.gamma != 0:
+            u = u / self.half_width(k)
         return np.where(np.abs(u) < 1, window_shape(self.window, np.abs(u)), 0.0)
 
     def lowpass_window(self, f):
-        """Low-pass window: 1 up to the centre below fmin, falling to 0 at fmin."""
+        """Low-pass window: 1 up to the centre below fmin, falling to 0 at fmin (with
+        ``gamma > 0``: 1 up to the bottom of band 0's support)."""
         f = np.asarray(f, dtype=float)
         with np.errstate(divide="ignore"):
             u = self.bins_per_octave * np.log2(np.maximum(f, 1e-300) / self.fmin)
+        if self.gamma != 0:  # the complement of band 0's lower slope, as wide as it
+            u = u / float(self.half_width(0))
         return np.where(u <= -1, 1.0, np.where(u < 0, window_shape(self.window, 1 + u), 0.0))
 
     def highpass_window(self, f):
-        """High-pass window: 0 up to the top centre, rising to 1 one band above it."""
+        """High-pass window: 0 up to the top centre, rising to 1 one band above it (with
+        ``gamma > 0``: at the top of the top band's support)."""
         f = np.asarray(f, dtype=float)
         with np.errstate(divide="ignore"):
             u = self.bins_per_octave * np.log2(np.maximum(f, 1e-300) / self.fmax)
+        if self.gamma != 0:  # the complement of the top band's upper slope
+            u = u / float(self.half_width(self.n_bands - 1))
         return np.where(u >= 1, 1.0, np.where(u > 0, window_shape(self.window, 1 - u), 0.0))
 
     def support(self, band):
@@ -199,6 +292,10 @@ class BandLayout:
             return -self.fmin, self.fmin
         if band == "highpass":
             return self.fmax, self.sr - self.fmax
+        if self.gamma != 0:
+            reach = 2.0 ** (self.half_width(band) / self.bins_per_octave)
+            c = float(self.centre(band))
+            return c / float(reach), c * float(reach)
         return float(self.centre(band - 1)), float(self.centre(band + 1))
 
     def fold(self, f):
@@ -237,7 +334,12 @@ class BandLayout:
         lower, upper : ndarray
             The windows of bands ``k`` and ``k + 1`` at ``f`` (the values of
             :meth:`window_values`, to rounding).
+
+        Constant-Q only (``gamma = 0``): with ``gamma > 0`` more windows overlap
+        (see :meth:`window_bins`).
         """
+        if self.gamma != 0:
+            raise ValueError("window_pairs needs gamma=0: use window_bins")
         B = self.bins_per_octave
         if n is None:
             f = np.asarray(f, dtype=float)
@@ -275,10 +377,22 @@ class BandLayout:
     def sum_of_squares(self, f):
         """``sum_k g_k(f)**2`` over every band, low- and high-pass included.
 
-        The dual windows are ``g_k / sum_of_squares``; for ``"bump"`` the sum is 1.
+        The dual windows are ``g_k / sum_of_squares``; for ``"bump"`` and
+        ``gamma = 0`` the sum is 1.
         """
         f = np.asarray(f, dtype=float)
         total = self.lowpass_window(f) ** 2 + self.highpass_window(f) ** 2
+        if self.gamma != 0:  # every band meeting f at once: (bands, frequencies)
+            k = np.array(self._bands_meeting(np.min(f, initial=np.inf),
+                                             np.max(f, initial=-np.inf)))[:, None]
+            if k.size:
+                with np.errstate(divide="ignore"):
+                    u = np.abs(self.bins_per_octave * np.log2(np.maximum(f, 1e-300)
+                                                              / self.centre(k)))
+                u /= self.half_width(k)
+                g = np.where(u < 1, window_shape(self.window, u), 0.0)
+                total = total + np.einsum("ij,ij->j", g, g)
+            return total
         with np.errstate(divide="ignore"):
             pos = self.bins_per_octave * np.log2(np.maximum(f, 1e-300) / self.fmin)
         nearest = np.floor(pos)
@@ -288,6 +402,63 @@ class BandLayout:
             total = total + np.where(inside, self.band_window(np.where(inside, k, 0), f) ** 2, 0)
         return total
 
+    @cached_property
+    def _supports(self):
+        """``(lo, hi)`` arrays: every constant-Q band's support, as :meth:`support` gives it."""
+        lo, hi = zip(*(self.support(k) for k in range(self.n_bands)))
+        return np.array(lo), np.array(hi)
+
+    def _bands_meeting(self, lo, hi):
+        """Constant-Q bands whose support meets ``lo .. hi`` Hz."""
+        s_lo, s_hi = self._supports
+        return np.flatnonzero((s_lo < hi) & (s_hi > lo)).tolist()
+
+    def window_bins(self, n, lo, hi, bands, half):
+        """Every window on the bins ``lo .. hi`` of ``n``-point FFTs (``gamma > 0``).
+
+        Parameters
+        ----------
+        n : int
+            FFT length at the full rate: bin ``b`` is ``b * sr / n`` Hz (one
+            correctly rounded division, so every block length gives the same
+            value for the same frequency).
+        lo, hi : int
+            The bins to cover.
+        bands : sequence
+            The bands (indices, ``"lowpass"``, ``"highpass"``) whose windows are
+            returned.
+        half : int
+            Bins ``half ..`` are not evaluated (beyond a decimated block's Nyquist).
+
+        Returns
+        -------
+        windows : dict
+            ``band -> (b0, values)``: the band's window on bins ``b0 ..``, inside
+            its support, without zeros at either end.
+        sum_sq : ndarray
+            ``sum(g**2)`` over every band (not only ``bands``) on bins ``lo .. hi``,
+            from the same values.
+        """
+        sum_sq = np.zeros(hi - lo)
+        wanted = set(bands)
+        windows = {}
+        for band in ["lowpass", *range(self.n_bands), "highpass"]:
+            s_lo, s_hi = self.support(band)
+            a = max(lo, int(np.floor(s_lo * n / self.sr)) + 1)
+            z = min(hi, half, int(np.ceil(s_hi * n / self.sr)))
+            if z <= a:
+                continue
+            f = (np.arange(a, z, dtype=np.int64) * self.sr * 1.0) / n
+            g = self.window_values(band, f)
+            sum_sq[a - lo:z - lo] += g * g
+            if band in wanted:
+                nz = np.flatnonzero(g)
+                if len(nz):
+                    windows[band] = (a + int(nz[0]), g[nz[0]:nz[-1] + 1])
+                else:
+                    windows[band] = (a, g[:0])
+        return windows, sum_sq
+
     # -- groups --------------------------------------------------------------
     def _hop_for(self, width_hz):
         """Largest power-of-two hop at which a band this wide stays painless."""
@@ -295,21 +466,44 @@ class BandLayout:
 
     @cached_property
     def groups(self):
-        """The band groups, coarse to fine: low-pass, octaves 0.., high-pass."""
-        B = self.bins_per_octave
-        width0 = max(np.subtract(*self.support(k)[::-1]) for k in range(B))
-        hop0 = self._hop_for(width0)
-        if hop0 < 2 ** (self.n_octaves - 1):
+        """The band groups, coarse to fine: low-pass, octaves 0.., high-pass.
+
+        Each octave's hop is the largest power of two keeping its widest band
+        painless, divided by ``oversample``; with ``gamma = 0`` it halves from
+        one octave to the next, with ``gamma > 0`` the lowest octaves may share
+        one. Either way the frame grids nest.
+        """
+        B, J, K = self.bins_per_octave, self.n_octaves, self.oversample
+        if self.gamma == 0:
+            width0 = max(np.subtract(*self.support(k)[::-1]) for k in range(B))
+            hop0 = self._hop_for(width0)
+            if hop0 < 2 ** (self.n_octaves - 1):
+                raise ParameterError(
+                    f"bins_per_octave={B} is too few for {self.n_octaves} octaves at "
+                    f"sr={self.sr}: the top octave's hop would be below one sample")
+            hops = [hop0 >> j for j in range(J)]
+        else:  # the widest band of an octave is its top one (supports grow with k)
+            widths = [np.subtract(*self.support((j + 1) * B - 1)[::-1]) for j in range(J)]
+            if widths[-1] > self.sr:
+                raise ParameterError(
+                    f"gamma={self.gamma:g} is too wide at sr={self.sr}: the top octave's hop "
+                    "would be below one sample")
+            hops = [self._hop_for(w) for w in widths]
+        if hops[-1] < K:
             raise ParameterError(
-                f"bins_per_octave={B} is too few for {self.n_octaves} octaves at sr={self.sr}: "
-                f"the top octave's hop would be below one sample")
+                f"oversample={K} is too high for {J} octaves at sr={self.sr} with "
+                f"bins_per_octave={B}: the top octave's hop ({hops[-1]}) would be below one "
+                "sample")
         groups = [Group("lowpass", "lowpass", np.array([0.0]),
                         self._hop_for(2 * self.fmin), self._extent("lowpass"))]
         ext0 = self._extent(0)
         for j in range(self.n_octaves):
             freqs = self.centre(np.arange(j * B, (j + 1) * B))
-            groups.append(Group(f"octave_{j}", "octave", freqs, hop0 >> j,
-                                int(np.ceil(ext0 / 2 ** j))))
+            # variable-Q: no longer one shape dilated; the longest of the octave's bands
+            # (mostly its lowest, but the duals' sum of squares varies: up to ~20% longer)
+            extent = int(np.ceil(ext0 / 2 ** j)) if self.gamma == 0 else \
+                max(self._extent(k) for k in range(j * B, (j + 1) * B))
+            groups.append(Group(f"octave_{j}", "octave", freqs, hops[j] // K, extent))
         lo, hi = self.support("highpass")
         groups.append(Group("highpass", "highpass", np.array([self.sr / 2]),
                             self._hop_for(hi - lo), self._extent("highpass")))
@@ -322,6 +516,8 @@ class BandLayout:
             return self.fmin * step
         if band == "highpass":
             return self.fmax * (2.0 ** (1.0 / self.bins_per_octave) - 1)
+        if self.gamma != 0:
+            return float(self.centre(band)) - self.support(band)[0]
         return float(self.centre(band)) * step
 
     def _extent(self, band):

@@ -180,13 +180,17 @@ class Plans:
         return self._make(("irfft", role, rows, n), (rows, n // 2 + 1), "complex128",
                           (rows, n), "float64", 1, "FFTW_BACKWARD")
 
-    def ifft_rows(self, rows, m):
+    def ifft_rows(self, rows, m, role=None):
         """Unnormalized backward complex FFT of length ``m`` over each of ``rows`` rows,
-        in place (``plan.input_array is plan.output_array``)."""
-        return self._make(("ifft", rows, m), (rows, m), "complex128", (rows, m), "complex128",
+        in place (``plan.input_array is plan.output_array``); ``role`` as for
+        :meth:`rfft_rows`."""
+        key = ("ifft", rows, m) if role is None else ("ifft", role, rows, m)
+        return self._make(key, (rows, m), "complex128", (rows, m), "complex128",
                           1, "FFTW_BACKWARD")
 
-    def fft_rows(self, rows, m):
-        """Forward complex FFT of length ``m`` over each of ``rows`` rows, in place."""
-        return self._make(("fft", rows, m), (rows, m), "complex128", (rows, m), "complex128",
+    def fft_rows(self, rows, m, role=None):
+        """Forward complex FFT of length ``m`` over each of ``rows`` rows, in place;
+        ``role`` as for :meth:`rfft_rows`."""
+        key = ("fft", rows, m) if role is None else ("fft", role, rows, m)
+        return self._make(key, (rows, m), "complex128", (rows, m), "complex128",
                           1, "FFTW_FORWARD")

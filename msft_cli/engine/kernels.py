@@ -37,6 +37,14 @@ class GroupMap:
     pieces: tuple
     gaps: tuple
 
+    def plan_role(self, maps):
+        """``None``, or the group index where another complex group of ``maps`` (one
+        geometry) has the same shape: their plans' buffers must not be shared (octaves
+        that share a hop, with ``gamma > 0``)."""
+        shape = (self.rows, self.m)
+        same = [gm for gm in maps if not gm.real and (gm.rows, gm.m) == shape]
+        return self.index if len(same) > 1 else None
+
     @property
     def longest_piece(self):
         return max((p[2] - p[1] for p in self.pieces), default=0)
@@ -134,6 +142,13 @@ class Geometry:
         spans = [_support_bins(layout, band, n, half) for gi in members for band in members[gi]]
         lo = min(a for a, _ in spans)
         hi = max(b for _, b in spans)
+        if layout.gamma != 0:  # variable-Q: more than two windows overlap a bin
+            bands = [band for gi in members for band in members[gi]]
+            windows, sum_sq = layout.window_bins(n, lo, hi, bands, half)
+            self._maps(layout, groups, members, n, lo, sum_sq,
+                       lambda band: (windows[band][0] - lo, windows[band][1]))
+            self._low_band(layout, n, split)
+            return
         # every window on those bins in one pass, and sum(g**2) for the duals from the same
         # values, so that sum(g * dual) is 1 to rounding (docs/DESIGN.md, "Duals")
         k, lower, upper = layout.window_pairs(np.arange(lo, hi), n)
@@ -156,6 +171,13 @@ class Geometry:
                 z = c + int(np.searchsorted(-lower[c:z], 0.0))
             return a, np.concatenate((upper[a:c], lower[c:z]))
 
+        self._maps(layout, groups, members, n, lo, sum_sq, window)
+        self._low_band(layout, n, split)
+
+    def _maps(self, layout, groups, members, n, lo, sum_sq, window):
+        """:attr:`maps` from ``window(band)`` (first bin as an offset from ``lo``, values)
+        and ``sum(g**2)`` on the bins from ``lo``."""
+        size = self.size
         self.maps = []
         for gi, group in groups:
             m = n // group.hop
@@ -174,6 +196,9 @@ class Geometry:
                 gaps += q
             self.maps.append(GroupMap(gi, real, len(members[gi]), m, group.hop,
                                       tuple(pieces), tuple(gaps)))
+
+    def _low_band(self, layout, n, split):
+        size = self.size
         self.low_an = self.low_syn = self.low_size = None
         if split is not None:  # the decimation filter on bins 0 .. n / (2 D)
             d = split.decimation
@@ -203,7 +228,7 @@ class Analyzer:
                 self._buffers.append(plan.input_array[:, None, :])
                 self.outputs.append(plan.output_array[:, None, :])
             else:
-                plan = plans.ifft_rows(channels * gm.rows, gm.m)
+                plan = plans.ifft_rows(channels * gm.rows, gm.m, gm.plan_role(geo.maps))
                 self._buffers.append(plan.input_array.reshape(channels, gm.rows, gm.m))
                 self.outputs.append(plan.output_array.reshape(channels, gm.rows, gm.m))
             self._plans.append(plan)
@@ -249,7 +274,7 @@ class Synthesizer:
                 self.inputs.append(plan.input_array[:, None, :])
                 self._buffers.append(plan.output_array[:, None, :])
             else:
-                plan = plans.fft_rows(channels * gm.rows, gm.m)
+                plan = plans.fft_rows(channels * gm.rows, gm.m, gm.plan_role(geo.maps))
                 self.inputs.append(plan.input_array.reshape(channels, gm.rows, gm.m))
                 self._buffers.append(plan.output_array.reshape(channels, gm.rows, gm.m))
             self._plans.append(plan)

@@ -78,7 +78,7 @@ def plan_split(layout, groups, margin, hop_max):
     step = 2 * margin
     best, best_cost = None, SPLIT_GAIN * (step + 2 * SEAM_FACTOR * margin)
     for s in range(1, layout.n_octaves):
-        f1 = float(layout.centre(s * B))
+        f1 = float(layout.support(s * B - 1)[1])  # the top low-stage band's support
         low, high = groups[:s + 1], groups[s + 1:]
         d = min(min(g.hop for g in low), 1 << max(0, int(np.floor(np.log2(sr / (4 * f1))))))
         if d < 2:

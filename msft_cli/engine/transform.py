@@ -56,7 +56,12 @@ MODES = ("zero", "periodic")
 
 #: The transform's defining parameters: what :meth:`MSFT.to_params` gives and
 #: :meth:`MSFT.from_params` takes, what a container stores and a dataset compares.
-PARAMS = ("sr", "fmin", "bins_per_octave", "n_octaves", "tuning", "window", "mode")
+PARAMS = ("sr", "fmin", "bins_per_octave", "n_octaves", "tuning", "window", "mode", "gamma",
+          "oversample")
+
+#: Values of the parameters added after the first containers, for dicts without them
+#: (containers and manifests written before: constant-Q, no oversampling).
+PARAM_DEFAULTS = {"gamma": 0.0, "oversample": 1}
 
 #: Keywords that change how a transform runs, never its coefficients.
 OPTIONS = ("block_size", "threads", "planner")
@@ -64,7 +69,7 @@ OPTIONS = ("block_size", "threads", "planner")
 #: Every keyword of :class:`MSFT` besides ``sr``: the parameters, ``fmax`` (another way to
 #: give ``n_octaves``) and the options.
 KEYWORDS = ("fmin", "bins_per_octave", "n_octaves", "fmax", "tuning", "window", "mode",
-            *OPTIONS)
+            "gamma", "oversample", *OPTIONS)
 
 #: Cofactors ``c`` of the FFT lengths ``hop * c * 2**k`` used in periodic mode.
 _PERIODIC_COFACTORS = (1, 3, 5, 7)
@@ -197,6 +202,16 @@ class MSFT:
         Window shape on the log-frequency axis (see :mod:`msft_cli.engine.bands`).
     mode : {"zero", "periodic"}
         Boundary handling (see the module documentation). Default ``"zero"``.
+    gamma : float or "erb"
+        Variable-Q: Hz added to every band's bandwidth, ``f / Q + gamma`` (the
+        centres stay notes; bass bands get wider, so shorter in time: finer hops
+        in the low octaves, shorter filters and block margins). ``"erb"``: the
+        bandwidths follow the ERB scale (:func:`msft_cli.engine.bands.erb_gamma`,
+        26.4 Hz at 12 bins per octave). At most 1000 Hz. Default 0: constant-Q. See
+        ``docs/variable_q.md``.
+    oversample : int
+        A power of two dividing every octave's hop: finer time grids (K times
+        the octaves' coefficients), for phase reconstruction or models. Default 1.
     block_size : int, optional
         Samples advanced per block in ``"zero"`` mode (rounded up to a
         multiple of the coarsest hop). Default: the largest step whose block
@@ -226,8 +241,8 @@ class MSFT:
     """
 
     def __init__(self, sr, fmin=None, bins_per_octave=12, n_octaves=None, fmax=None,
-                 tuning=440.0, window="bump", mode="zero", block_size=None, threads=None,
-                 planner="estimate"):
+                 tuning=440.0, window="bump", mode="zero", gamma=0.0, oversample=1,
+                 block_size=None, threads=None, planner="estimate"):
         tuning = float(tuning)
         if not np.isfinite(tuning) or tuning <= 0:
             raise ParameterError(f"tuning={tuning:g} must be a positive frequency in Hz")
@@ -246,7 +261,8 @@ class MSFT:
             if isinstance(bins_per_octave, (int, np.integer)) and bins_per_octave >= 1:
                 n_octaves = max(1, int(np.ceil(np.log2(fmax / float(fmin))
                                                + 1.0 / bins_per_octave - 1e-9)))
-        self.layout = BandLayout(sr, fmin, bins_per_octave, n_octaves, window)
+        self.layout = BandLayout(sr, fmin, bins_per_octave, n_octaves, window, gamma,
+                                 oversample)
         self._tuning = tuning
         self._mode = mode
         self.plans = Plans(threads, planner)
@@ -273,6 +289,10 @@ class MSFT:
     n_octaves = property(lambda self: self.layout.n_octaves, doc="Number of octaves.")
     window = property(lambda self: self.layout.window, doc="Window shape name.")
     tuning = property(lambda self: self._tuning, doc="Frequency of A4 in Hz.")
+    gamma = property(lambda self: self.layout.gamma,
+                     doc="Hz added to every band's bandwidth (0: constant-Q).")
+    oversample = property(lambda self: self.layout.oversample,
+                          doc="Power of two dividing every octave's hop.")
     mode = property(lambda self: self._mode, doc='Boundary mode, "zero" or "periodic".')
     block_size = property(lambda self: self.blocks.block_size,
                           doc="Samples advanced per zero-mode block, a multiple of the coarsest hop.")
@@ -301,7 +321,9 @@ class MSFT:
     @classmethod
     def from_params(cls, params, **options):
         """A transform from :meth:`to_params`'s dict (extra keys are ignored); ``options``
-        (:data:`OPTIONS`) set how it runs: threads, planner, block_size."""
+        (:data:`OPTIONS`) set how it runs: threads, planner, block_size. Parameters of
+        :data:`PARAM_DEFAULTS` may be missing (dicts written before them)."""
+        params = {**PARAM_DEFAULTS, **params}
         missing = [k for k in PARAMS if k not in params]
         if missing:
             raise ParameterError(f"transform parameters lack {missing[0]!r}: give "
@@ -320,7 +342,13 @@ class MSFT:
     def __repr__(self):
         return (f"MSFT(sr={self.sr}, fmin={self.fmin:.4f}, bins_per_octave="
                 f"{self.bins_per_octave}, n_octaves={self.n_octaves}, window={self.window!r}, "
-                f"mode={self.mode!r})")
+                f"mode={self.mode!r}{self._variable_q_repr()})")
+
+    def _variable_q_repr(self):
+        """``, gamma=..., oversample=...`` where they are not the defaults (constant-Q
+        transforms keep their repr)."""
+        text = f", gamma={self.gamma:.4g}" if self.gamma else ""
+        return text + (f", oversample={self.oversample}" if self.oversample != 1 else "")
 
     # -- frame ranges --------------------------------------------------------
     def frame_range(self, group, n_samples):

@@ -53,11 +53,15 @@ def _offset_table(window):
     return np.arctan2(window_shape(window, 1.0 - u), window_shape(window, u)), u
 
 
-def _upsample(v):
-    """A coarser octave's row at the times of the next octave's frames (twice as many)."""
-    out = np.empty(2 * len(v))
-    out[0::2] = v
-    out[1::2] = 0.5 * (v + np.roll(v, -1))
+def _upsample(v, r=2):
+    """A coarser octave's row at the times of the next octave's frames (``r`` times as
+    many: 2, or 1 where variable-Q octaves share a hop, 4 ... never less)."""
+    if r == 1:
+        return v
+    out = np.empty(r * len(v))
+    nxt = np.roll(v, -1)
+    for i in range(r):
+        out[i::r] = v + (i / r) * (nxt - v)
     return out
 
 
@@ -72,14 +76,15 @@ def _derivatives(problem, ch, gamma, lobe):
     floor = top * 1e-12 if top > 0 else 1.0
     cap = 2 * np.pi * np.log(2) * lobe / B
     d_time, d_bin = [], []
+    hops = [g.hop for g in t.groups if g.kind == "octave"]
     for j, s in enumerate(octaves):
         # neighbours at the same times: bins k - 1 and k + 1, across octave boundaries
         below, above = np.zeros_like(s), np.zeros_like(s)
         below[1:], above[:-1] = s[:-1], s[1:]
         if j > 0:
-            below[0] = _upsample(octaves[j - 1][-1])
+            below[0] = _upsample(octaves[j - 1][-1], hops[j - 1] // hops[j])
         if j + 1 < len(octaves):
-            above[-1] = octaves[j + 1][0][0::2]
+            above[-1] = octaves[j + 1][0][0::hops[j] // hops[j + 1]]
         # offset in bins of the instantaneous frequency: exact for a sine from the window
         # (the larger neighbour), the Gaussian model's log-slope as the far one grows
         up = above >= below
@@ -105,7 +110,7 @@ def _integrate(octaves, d_time, d_bin, hops, sr, tol_db, rng, known=None):
     Nodes are numbered octave by octave, bin-major. An edge ``(lo, hi)`` with
     ``hi - lo == 1`` joins two frames of one bin (frequency edges join rows
     ``m >= 2`` apart, and an octave's top bin at frame ``n`` to the next
-    octave's bottom bin at frame ``2n``), so an edge's phase step follows from
+    octave's bottom bin at frame ``r n``, r the ratio of their hops), so an edge's phase step follows from
     its ends alone: no table of edges is kept beyond the tree. ``known``
     (per octave, NaN where unknown) holds phases to keep: those coefficients
     hang from the root first, and the others integrate from them.
@@ -145,8 +150,9 @@ def _integrate(octaves, d_time, d_bin, hops, sr, tol_db, rng, known=None):
         heads += [idx[:, :-1].ravel(), idx[:-1].ravel()]  # time, frequency
         tails += [idx[:, 1:].ravel(), idx[1:].ravel()]
         if j + 1 < len(octaves):  # top bin -> bottom bin of the next octave, same time
+            r = hops[j] // hops[j + 1]
             heads.append(idx[-1])
-            tails.append((offsets[j + 1] + np.arange(0, 2 * m, 2)).astype(index))
+            tails.append((offsets[j + 1] + np.arange(0, r * m, r)).astype(index))
     a, b = number[np.concatenate(heads)], number[np.concatenate(tails)]
     del heads, tails
     use = (a >= 0) & (b >= 0)

@@ -74,12 +74,15 @@ def transform_params(attrs):
     <msft_cli.engine.transform.MSFT.to_params>`) from a container's root attributes.
 
     Raises KeyError for a missing attribute, ValueError or TypeError for one of the
-    wrong type.
+    wrong type. ``gamma`` and ``oversample`` came later: containers without them are
+    constant-Q (``gamma = 0``) and not oversampled (``oversample = 1``).
     """
     return {"sr": int(attrs["sample_rate"]), "fmin": float(attrs["fmin"]),
             "bins_per_octave": int(attrs["bins_per_octave"]),
             "n_octaves": int(attrs["n_octaves"]), "tuning": float(attrs["tuning"]),
-            "window": str(attrs["window"]), "mode": str(attrs["mode"])}
+            "window": str(attrs["window"]), "mode": str(attrs["mode"]),
+            "gamma": float(attrs.get("gamma", 0.0)),
+            "oversample": int(attrs.get("oversample", 1))}
 
 
 def _group_names(n_octaves):

@@ -43,7 +43,9 @@ class ContainerInfo:
             *self._read_line(),
             f"  transform   fmin {t.fmin:.3f} Hz, {t.bins_per_octave} bins/octave, "
             f"{t.n_octaves} octaves (to {t.fmax:.1f} Hz), window {t.window}, "
-            f"tuning {t.tuning:g} Hz, mode {t.mode}",
+            f"tuning {t.tuning:g} Hz, mode {t.mode}"
+            + (f", gamma {t.gamma:.4g} Hz" if t.gamma else "")
+            + (f", oversample {t.oversample}" if t.oversample != 1 else ""),
             f"  storage     {self.dtype}{' magnitudes' if self.store == 'magnitude' else ''}, "
             f"{_human(self.size)} on disk, format "
             f"{self.attrs['format']} v{self.attrs['format_version']}, msft "
