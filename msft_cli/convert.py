@@ -3,6 +3,7 @@
 Both stream in blocks (bounded memory for any length) and write atomically.
 """
 
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,52 @@ def _refuse_overwriting(output, *inputs):
         if path is not None and str(path) != "-" and output.exists() and Path(path).exists() \
                 and output.resolve() == Path(path).resolve():
             raise ParameterError(f"{output}: is also an input: choose another output name")
+
+
+#: What analysis holds besides the transform's buffers (the block read, the frames
+#: converted for storage, HDF5's chunk cache), as a factor on them (measured: 1.4x to 1.9x).
+_MEMORY_FACTOR = 2
+
+
+def available_memory():
+    """Bytes this process may still allocate: the least of the system's available memory,
+    its cgroup's limit (what Slurm and containers enforce) and ``RLIMIT_AS``; None if
+    none is known."""
+    limits = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        top = Path("/sys/fs/cgroup")
+        own = Path("/proc/self/cgroup").read_text().strip().split("\n")[0].split(":", 2)[2]
+        folder = top / own.lstrip("/")
+        maximum = (folder / "memory.max").read_text().strip()
+        if maximum != "max":
+            limits.append(int(maximum) - int((folder / "memory.current").read_text()))
+    except (OSError, ValueError, IndexError):
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmSize:"):
+                    limits.append(soft - int(line.split()[1]) * 1024)
+        except (OSError, ValueError, IndexError):
+            pass
+    return max(0, min(limits)) if limits else None
+
+
+def _check_memory(src, transform):
+    """Refuse, before reading, a file whose transform needs more memory than is left."""
+    need = _MEMORY_FACTOR * transform.working_memory(src.n_samples, src.channels)
+    free = available_memory()
+    if free is not None and need > free:
+        raise AudioError(f"{src.name}: needs about {need / 2**20:.0f} MiB to transform "
+                         f"({src.channels} channel(s) at {src.sr} Hz), more than the "
+                         f"{free / 2**20:.0f} MiB available")
 
 
 def analyze(path, output=None, transform=None, dtype=None, compression="none",
@@ -135,6 +182,7 @@ def analyze(path, output=None, transform=None, dtype=None, compression="none",
         elif transform.sr != src.sr:
             raise ParameterError(f"{src.name}: sample rate {src.sr} Hz differs from the "
                                  f"transform's {transform.sr} Hz")
+        _check_memory(src, transform)
         source = {"name": Path(src.name).name, "format": src.format, "subtype": src.subtype,
                   **src.describe()}
         with Writer(output, transform, src.n_samples, src.channels, dtype, compression,

@@ -1,16 +1,18 @@
 """Training crops from containers: alignment, lazy reads, encodings and their decodes,
 audio from crops, workers, the pitch-shift and loop properties, bad input."""
 
+import faulthandler
 import multiprocessing
 import os
 import pickle
 import re
+import signal
 
 import numpy as np
 import pytest
 
 import msft_cli
-from msft_cli import MSFT, ContainerError, ParameterError, load, save
+from msft_cli import MSFT, ContainerError, MsftError, ParameterError, load, save
 from msft_cli.dataset import IF_QUANTUM, CropDataset, Encoding, collate, iter_batches
 
 SR = 22050
@@ -742,3 +744,25 @@ def test_dtypes_is_the_old_name_of_plane_dtypes():
     import msft_cli.dataset as dataset
     with pytest.warns(DeprecationWarning, match=r"^msft_cli\.dataset\.DTYPES is deprecated"):
         assert dataset.DTYPES == dataset.PLANE_DTYPES == ("float32", "float64")
+
+
+class _Crashing(CropDataset):
+    """Dies of a segmentation fault reading item 5 in a worker (as HDF5 may on a damaged
+    file)."""
+
+    def __getitem__(self, index):
+        if index == 5 and os.getpid() != self.parent:
+            faulthandler.disable()  # no traceback from the child in the test's output
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return super().__getitem__(index)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_worker_killed_by_a_file_names_the_file(folder):
+    data = _Crashing(folder, frames=6, seed=11, n_crops=12)
+    data.parent = os.getpid()
+    file = data.paths[data.locate(5)[0]]
+    with pytest.raises(MsftError) as err:
+        list(iter_batches(data, batch_size=2, workers=2, context="fork"))
+    assert re.fullmatch(rf"{re.escape(str(file))}: a worker process \(pid \d+\) died reading "
+                        r"it \(item 5\): the file is probably damaged", str(err.value))

@@ -6,6 +6,7 @@ The published configuration is measured by ``bench/learn_dft.py``.
 """
 
 import inspect
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -402,3 +403,25 @@ def test_cli_defaults_are_the_library_defaults():
         assert name in params, f"learn-dft has no option for {name}"
         assert params[name].default == p.default, name
         assert f"--{name.replace('_', '-')}" in params[name].opts, name
+
+
+def test_load_refuses_damaged_model_files_in_one_line(tmp_path, stft_result):
+    """Mutants of a model file (bench/fuzz.py's mutations): read, or one ContainerError."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "msft_bench_fuzz", Path(__file__).resolve().parent.parent / "bench" / "fuzz.py")
+    fuzz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fuzz)
+    raw = stft_result.save(tmp_path / "m.h5").read_bytes()
+    refused = 0
+    for seed in range(60):
+        data, what = fuzz.mutant(raw, seed)
+        path = tmp_path / f"m{seed}.h5"
+        path.write_bytes(data)
+        try:
+            learn_dft.load(path)
+        except ContainerError as exc:
+            assert "\n" not in str(exc)
+            refused += 1
+    assert refused > 0

@@ -4,6 +4,7 @@ import hashlib
 import inspect
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def fingerprint(path, checksum=False):
     """
     st = os.stat(path)
     digest = None
-    if checksum:
+    if checksum and stat.S_ISREG(st.st_mode):  # a FIFO would block: converting refuses it
         h = hashlib.sha256()
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):

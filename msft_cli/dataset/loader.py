@@ -5,13 +5,14 @@ import mmap
 import multiprocessing
 import os
 import secrets
+import tempfile
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 
 from msft_cli._checks import integer
-from msft_cli.errors import ParameterError
+from msft_cli.errors import MsftError, ParameterError
 
 
 def collate(samples):
@@ -29,22 +30,58 @@ def collate(samples):
 
 
 _WORKER_DATA = None
+_WORKER_MARKS = None  # a folder where each worker notes the item it is reading
 _SHARED = Path("/dev/shm")  # batches cross from workers as files here (Linux), else pickled
 _COUNTER = itertools.count()
+#: Seconds between checks that every worker is alive while a batch is awaited.
+_WATCH = 0.5
 
 
-def _init_worker(dataset):
-    global _WORKER_DATA
-    _WORKER_DATA = dataset
+def _init_worker(dataset, marks=None):
+    global _WORKER_DATA, _WORKER_MARKS
+    _WORKER_DATA, _WORKER_MARKS = dataset, marks
+    if marks is not None:
+        Path(marks, f"{os.getpid()}.alive").touch()
+
+
+def _item(i):
+    """Item ``i``, noted first, so that a crash inside HDF5 names the file that caused it."""
+    if _WORKER_MARKS is not None:
+        Path(_WORKER_MARKS, f"{os.getpid()}.item").write_text(str(i))
+    return _WORKER_DATA[i]
 
 
 def _load_batch(task):
     """A worker's batch: collated (``task`` a list of indices), or written to a shared
     memory file (``task`` = (indices, name prefix)) whose name and layout are returned."""
     if not isinstance(task, tuple):
-        return collate([_WORKER_DATA[i] for i in task])
+        return collate([_item(i) for i in task])
     indices, prefix = task
-    return _to_shared([_WORKER_DATA[i] for i in indices], prefix)
+    return _to_shared([_item(i) for i in indices], prefix)
+
+
+def _dead_worker(dataset, marks):
+    """An MsftError naming the item (and its file) a worker died reading, or None."""
+    for alive in Path(marks).glob("*.alive"):
+        pid = int(alive.stem)
+        try:
+            os.kill(pid, 0)
+            continue
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        try:
+            index = int(Path(marks, f"{pid}.item").read_text())
+        except (OSError, ValueError):
+            return MsftError(f"a worker process (pid {pid}) died before reading an item")
+        try:
+            file = dataset.paths[dataset.locate(index)[0]]
+        except Exception:  # noqa: BLE001 -- a dataset without files: the index says it
+            return MsftError(f"item {index}: a worker process (pid {pid}) died reading it")
+        return MsftError(f"{file}: a worker process (pid {pid}) died reading it (item "
+                         f"{index}): the file is probably damaged")
+    return None
 
 
 def _to_shared(samples, prefix):
@@ -139,17 +176,29 @@ def iter_batches(dataset, batch_size=32, workers=0, context=None, indices=None,
     shared = _SHARED.is_dir() and os.access(_SHARED, os.W_OK)
     prefix = f"msft-batch-{os.getpid()}-{secrets.token_hex(4)}"
     tasks = [(batch, prefix) for batch in batches] if shared else batches
+    marks = tempfile.mkdtemp(prefix="msft-workers-")
     try:
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(dataset,)) as pool:
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(dataset, marks)) as pool:
             todo, pending = iter(tasks), deque()
             for task in itertools.islice(todo, workers * prefetch):
                 pending.append(pool.apply_async(_load_batch, (task,)))
             while pending:
-                result = pending.popleft().get()
+                waiting = pending.popleft()
+                while True:  # a worker killed by a signal never answers: watch them
+                    try:
+                        result = waiting.get(timeout=_WATCH)
+                        break
+                    except multiprocessing.TimeoutError:
+                        dead = _dead_worker(dataset, marks)
+                        if dead is not None:
+                            raise dead from None
                 for task in itertools.islice(todo, 1):  # at most workers * prefetch ahead
                     pending.append(pool.apply_async(_load_batch, (task,)))
                 yield _from_shared(result) if shared else result
     finally:  # the pool is gone: no worker writes any more
+        for mark in Path(marks).iterdir():
+            mark.unlink(missing_ok=True)
+        os.rmdir(marks)
         if shared:
             for leftover in _SHARED.glob(prefix + "-*"):
                 leftover.unlink(missing_ok=True)

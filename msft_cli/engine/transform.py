@@ -39,6 +39,8 @@ exact arithmetic: the frames, their indices and their values are the same as
 at one rate.
 """
 
+from collections import OrderedDict
+
 import numpy as np
 
 from msft_cli._checks import choice, integer
@@ -71,6 +73,12 @@ KEYWORDS = ("fmin", "bins_per_octave", "n_octaves", "fmax", "tuning", "window", 
 
 #: Cofactors ``c`` of the FFT lengths ``hop * c * 2**k`` used in periodic mode.
 _PERIODIC_COFACTORS = (1, 3, 5, 7)
+
+#: Most bytes of block geometries, kernels and FFTW plans a transform keeps for block
+#: lengths it is not using (least recently used dropped first), so that a worker
+#: converting files of every length stays within a bounded size; the two geometries in
+#: use (one per stage) are always kept, whatever their size.
+CACHE_BYTES = 256 << 20
 
 #: Zero mode splits the bands between two sample rates when that is cheaper (private
 #: switch: tests compare against one rate).
@@ -138,6 +146,37 @@ def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner=
                 before = len(transform.plans)
                 done.append((n, c, t, transform.prepare(n, c) - before))
     return done
+
+
+def _kernel_plans(kernel):
+    """The FFTW plans an Analyzer or Synthesizer runs."""
+    plans = list(kernel._plans)
+    for name in ("_rfft", "_irfft", "_low"):
+        plan = getattr(kernel, name, None)
+        if plan is not None:
+            plans.append(plan)
+    return plans
+
+
+def _plan_bytes(plan):
+    a, b = plan.input_array, plan.output_array
+    return a.nbytes + (0 if b is a or b.base is a else b.nbytes)
+
+
+def _kernel_bytes(kernel):
+    scratch = getattr(kernel, "_scratch", None)
+    return 0 if scratch is None else scratch.nbytes
+
+
+def _geometry_bytes(geo):
+    """Bytes of a geometry's weights (its index maps are slices: small)."""
+    total = 0
+    for gm in geo.maps:
+        for piece in gm.pieces:
+            total += piece[5].nbytes + piece[6].nbytes + 64
+    for extra in (geo.low_an, geo.low_syn):
+        total += 0 if extra is None else extra.nbytes
+    return total
 
 
 class MSFT:
@@ -236,6 +275,10 @@ class MSFT:
         self._geometries = {}        # full-rate geometries of every group, by block length
         self._stage_geometries = {}  # zero mode: by (first group, block length)
         self._kernels = {}
+        #: bytes held per geometry (its maps, kernels and their plans), least recently used
+        #: first: ``(cache, key) -> bytes``; see :data:`CACHE_BYTES`
+        self._lru = OrderedDict()
+        self.cache_bytes = CACHE_BYTES
         self._stream_peak = 0        # most decimated samples held between the stages
 
     # -- parameters ----------------------------------------------------------
@@ -335,6 +378,9 @@ class MSFT:
         geo = self._geometries.get(n)
         if geo is None:
             geo = self._geometries[n] = Geometry(self.layout, list(enumerate(self.groups)), n)
+            geo._cache_key = ("full", n)
+            self._hold(geo._cache_key, _geometry_bytes(geo))
+        self._lru.move_to_end(geo._cache_key)
         return geo
 
     def _stage_geometry(self, stage, n):
@@ -344,6 +390,9 @@ class MSFT:
             geo = self._stage_geometries[key] = Geometry(
                 self.layout, [(g, self.groups[g]) for g in stage.groups], n, stage.decimation,
                 self._split if stage.feeds else None)
+            geo._cache_key = ("stage", key)
+            self._hold(geo._cache_key, _geometry_bytes(geo))
+        self._lru.move_to_end(geo._cache_key)
         return geo
 
     def _kernel(self, kind, geo, channels):
@@ -351,8 +400,36 @@ class MSFT:
         key = (kind, id(geo), channels)
         kernel = self._kernels.get(key)
         if kernel is None:
+            before = {id(p) for p in self.plans._plans.values()}
             kernel = self._kernels[key] = kind(self.plans, geo, channels)
+            new = sum(_plan_bytes(p) for p in self.plans._plans.values() if id(p) not in before)
+            self._hold(geo._cache_key, new + _kernel_bytes(kernel))
         return kernel
+
+    def _hold(self, key, nbytes):
+        """Count ``nbytes`` more for a geometry; drop the least recently used beyond
+        :attr:`cache_bytes` (never the two most recent: those an operation uses)."""
+        self._lru[key] = self._lru.get(key, 0) + nbytes
+        self._lru.move_to_end(key)
+        while len(self._lru) > 2 and sum(self._lru.values()) > self.cache_bytes:
+            self._evict(next(iter(self._lru)))
+
+    def _evict(self, key):
+        """Forget a geometry, its kernels and the plans no other kernel uses."""
+        del self._lru[key]
+        cache, k = key
+        geo = (self._geometries if cache == "full" else self._stage_geometries).pop(k)
+        for kk in [kk for kk in self._kernels if kk[1] == id(geo)]:
+            del self._kernels[kk]
+        used = {id(p) for kernel in self._kernels.values() for p in _kernel_plans(kernel)}
+        for pk in [pk for pk, p in self.plans._plans.items() if id(p) not in used]:
+            del self.plans._plans[pk]
+
+    @property
+    def cached_bytes(self):
+        """Bytes of the geometries, kernels and plans this transform keeps now (estimated
+        from their arrays), at most :attr:`cache_bytes` beyond the two in use."""
+        return sum(self._lru.values())
 
     def _steps(self, n_samples):
         """Samples each zero-mode stage advances per block for a signal of ``n_samples``."""
@@ -570,6 +647,34 @@ class MSFT:
             for kind in (Analyzer, Synthesizer):
                 self._kernel(kind, geo, int(channels))
         return len(self.plans)
+
+    def working_memory(self, n_samples, channels=1):
+        """Bytes of the buffers a streamed transform of ``n_samples`` x ``channels`` allocates.
+
+        The FFTW buffers of each stage's block (input, spectrum, every group's
+        frames, the decimated low band) and the stream between the stages, from
+        the block plan alone: only the block geometries (index maps, shared by
+        every channel) are made, no per-channel buffer. :func:`msft_cli.analyze`
+        compares it with the memory available before reading a file. It grows
+        with the channels and the sample rate, not with the length (periodic mode
+        excepted: one block holds the whole period).
+        """
+        if self.mode == "periodic":
+            geometries = [self._geometry(self.period(n_samples))]
+            stream = 0
+        else:
+            blocks = self._blocks(n_samples)
+            geometries = [geo for _, geo, _ in blocks]
+            stream = 0 if len(blocks) == 1 else \
+                blocks[0][1].size + blocks[-1][0] // self._split.decimation
+        per_channel = 8 * stream
+        for geo in geometries:
+            per_channel += 8 * geo.size + 16 * (geo.size // 2 + 1)
+            for gm in geo.maps:
+                per_channel += 16 * gm.rows * gm.m if not gm.real else 24 * gm.m + 16
+            if geo.low_size is not None:
+                per_channel += 16 * (geo.low_size // 2 + 1) + 8 * geo.low_size
+        return int(channels) * per_channel
 
     def forward(self, y, dtype=None):
         """Coefficients of a signal held in memory.

@@ -8,6 +8,7 @@ renamed into place only when complete.
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -17,16 +18,78 @@ import soundfile as sf
 
 from msft_cli._files import AtomicWrite
 from msft_cli.errors import AudioError
+from msft_cli.io.limits import (  # noqa: F401 -- MAX_* are also this module's
+    MAX_CHANNELS,
+    MAX_SAMPLE,
+    MAX_SAMPLE_RATE,
+    MAX_SAMPLES,
+    MIN_SAMPLE_RATE,
+)
 
 #: Extensions of the audio files msft picks up (any format libsndfile reads).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3",
                     ".w64", ".rf64", ".caf", ".au", ".opus")
 
-_TRUNCATED = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+# a data chunk shorter than its header says: WAV's ``data``, AIFF's ``SSND``, AU's size
+_TRUNCATED = re.compile(r"^\s*(?:data|SSND|Data Size)\s*:\s*(\d+)\s*\(should be (\d+)\)",
+                        re.MULTILINE)
+# frame counts a header declares (AIFF's COMM chunk, RF64's ds64 chunk)
+_DECLARED_FRAMES = re.compile(r"^\s*Frames\s*:\s*(\d+)\s*$", re.MULTILINE)
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # placeholders written by tools that stream WAV
 
 #: Frames decoded or encoded at a time (interleaved in a small buffer).
 _READ_FRAMES = 1 << 16
+#: The longest file msft reads: 24 hours at the highest rate.
+_MAX_FRAMES = MAX_SAMPLES
+
+
+#: Bytes of trailing tags and padding allowed beyond what a declared length can take.
+_LENGTH_SLACK = 1 << 14
+
+
+def _flac_audio_start(fh):
+    """Offset of a FLAC file's first audio frame (after its metadata blocks), or None."""
+    if fh.read(4) != b"fLaC":
+        return None
+    at = 4
+    for _ in range(1024):
+        head = fh.read(4)
+        if len(head) < 4:
+            return None
+        at += 4 + int.from_bytes(head[1:4], "big")
+        fh.seek(at)
+        if head[0] & 0x80:  # the last metadata block
+            return at
+    return None
+
+
+def _id3_end(fh):
+    """Offset after an MP3 file's ID3v2 tag (0 without one)."""
+    head = fh.read(10)
+    if len(head) == 10 and head[:3] == b"ID3":
+        size = 0
+        for byte in head[6:10]:
+            size = (size << 7) | (byte & 0x7F)
+        return 10 + size + (10 if head[5] & 0x10 else 0)
+    return 0
+
+
+def _check_regular(path, name):
+    """Refuse at once what is not a regular file: a FIFO (which would block the reader
+    forever), a device, a socket or a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise AudioError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise AudioError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(mode):
+        raise AudioError(f"{name}: is a folder, not an audio file")
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
+                or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+        raise AudioError(f"{name}: is {kind}, not a regular file")
 
 
 class AudioSource:
@@ -60,11 +123,7 @@ class AudioSource:
                 shutil.copyfileobj(sys.stdin.buffer, fh)
             path = self._tmp
         else:
-            p = Path(path)
-            if not p.exists():
-                raise AudioError(f"{self.name}: no such file")
-            if p.is_dir():
-                raise AudioError(f"{self.name}: is a folder, not an audio file")
+            _check_regular(path, self.name)
         try:
             self._file = sf.SoundFile(str(path))
         except (sf.SoundFileError, RuntimeError, OSError) as exc:
@@ -84,15 +143,75 @@ class AudioSource:
         self.format = self._file.format
 
     def _check(self):
-        info = self._file.extra_info
+        f = self._file
+        # bounds first: nothing below allocates for a channel or a second of audio
+        if not MIN_SAMPLE_RATE <= f.samplerate <= MAX_SAMPLE_RATE:
+            raise AudioError(f"{self.name}: sample rate {f.samplerate} Hz is outside what msft "
+                             f"supports ({MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz)")
+        if not 1 <= f.channels <= MAX_CHANNELS:
+            raise AudioError(f"{self.name}: {f.channels} channels: msft supports 1 to "
+                             f"{MAX_CHANNELS}")
+        try:
+            info = f.extra_info
+        except (sf.SoundFileError, RuntimeError, UnicodeDecodeError):
+            info = ""
         for declared, actual in _TRUNCATED.findall(info):
             declared, actual = int(declared), int(actual)
             if declared > actual and declared not in _STREAMING_SIZES:
                 raise AudioError(
                     f"{self.name}: truncated: the header announces {declared} bytes of "
                     f"audio data, the file holds {actual}")
-        if self._file.frames <= 0:
+        if f.frames <= 0:
             raise AudioError(f"{self.name}: has no samples")
+        for declared in _DECLARED_FRAMES.findall(info):
+            if f.frames < int(declared) and f.format in ("AIFF", "RF64"):
+                raise AudioError(f"{self.name}: truncated: the header announces {declared} "
+                                 f"samples, the file holds {f.frames}")
+        if f.format == "W64":
+            self._check_w64(info)
+        if f.format == "OGG" and ("lacks an end-of-stream" in info
+                                  or "Junk after the last page" in info):
+            raise AudioError(f"{self.name}: truncated: the Ogg stream ends inside a page or "
+                             "without its last one (fewer samples decode than were encoded)")
+        if f.format in ("FLAC", "MP3"):
+            self._check_declared_length(f)
+        if f.frames > _MAX_FRAMES:
+            raise AudioError(f"{self.name}: declares {f.frames} samples, more than msft "
+                             f"reads ({_MAX_FRAMES}, 24 hours at {MAX_SAMPLE_RATE} Hz)")
+
+    def _check_declared_length(self, f):
+        """A FLAC ``STREAMINFO`` or an MP3 Xing/Info header that declares fewer samples than
+        the stream holds (decoders stop at the declared count): more audio bytes than that
+        many samples can take, even stored verbatim (FLAC) or at 640 kbit/s (MP3)."""
+        try:
+            with open(f.name, "rb") as fh:
+                start = (_flac_audio_start(fh) if f.format == "FLAC" else _id3_end(fh))
+                size = os.fstat(fh.fileno()).st_size
+        except (OSError, ValueError):
+            return
+        if start is None:
+            return
+        frames = f.frames
+        if f.format == "FLAC":  # 4 bytes a sample verbatim; a frame header per 16 samples
+            most = frames * f.channels * 4 + (frames // 16 + 1) * (32 + 4 * f.channels)
+        else:  # 640 kbit/s, free format's ceiling, and one frame more
+            most = frames / f.samplerate * 80000 + 2 * 2881
+        audio = size - start
+        if audio > most + _LENGTH_SLACK:
+            raise AudioError(f"{self.name}: its header declares {frames} samples, but the "
+                             f"file holds {audio} bytes of audio, more than that many can "
+                             "take (a damaged length)")
+
+    def _check_w64(self, info):
+        """A W64 ``data`` chunk longer than the file (libsndfile says nothing)."""
+        size = re.search(r"^data\s*:\s*(\d+)\s*$", info, re.MULTILINE)
+        align = re.search(r"^\s*Block Align\s*:\s*(\d+)", info, re.MULTILINE)
+        if size and align:
+            declared = int(size.group(1)) - 24  # the chunk's size counts its 24-byte header
+            held = self._file.frames * int(align.group(1))
+            if declared >= held + 8 + int(align.group(1)):  # beyond padding to 8 bytes
+                raise AudioError(f"{self.name}: truncated: the header announces {declared} "
+                                 f"bytes of audio data, the file holds {held}")
 
     @property
     def duration(self):
@@ -125,12 +244,22 @@ class AudioSource:
             if len(data) != k:
                 raise AudioError(f"{self.name}: ends early: read {at + len(data)} of "
                                  f"{self.n_samples} samples")
-            if not np.all(np.isfinite(data)):
-                bad = at + int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
-                raise AudioError(f"{self.name}: holds NaN or Inf samples (first at sample "
-                                 f"{bad}, {bad / self.sr:.3f} s)")
+            peak = float(np.max(np.abs(data)))  # NaN if any is NaN
+            if not peak <= MAX_SAMPLE:
+                self._refuse_samples(data, at)
             out[:, at - start:at - start + k] = data.T
         return out
+
+    def _refuse_samples(self, data, at):
+        """NaN, Inf, or samples too large to store: an AudioError naming the first."""
+        if not np.all(np.isfinite(data)):
+            bad = at + int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
+            raise AudioError(f"{self.name}: holds NaN or Inf samples (first at sample "
+                             f"{bad}, {bad / self.sr:.3f} s)")
+        bad = at + int(np.flatnonzero((np.abs(data) > MAX_SAMPLE).any(axis=1))[0])
+        raise AudioError(f"{self.name}: holds samples too large to store (first at sample "
+                         f"{bad}, {bad / self.sr:.3f} s: magnitude above {MAX_SAMPLE:g}, "
+                         "full scale being 1)")
 
     def _cleanup(self):
         if self._tmp is not None:

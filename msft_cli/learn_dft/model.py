@@ -8,8 +8,15 @@ import numpy as np
 
 from msft_cli._files import AtomicWrite
 from msft_cli._version import __version__
-from msft_cli.errors import ContainerError
+from msft_cli.errors import ContainerError, MsftError
 from msft_cli.io.container.format import _CHUNK_BYTES, MODEL_FORMAT_NAME, MODEL_FORMAT_VERSION
+from msft_cli.io.container.reader import (
+    _check_global_heaps,
+    _check_regular,
+    _check_storage_size,
+    _first_line,
+    _read_attrs,
+)
 from msft_cli.learn_dft.evaluate import LearnResult
 from msft_cli.learn_dft.targets import make_target
 
@@ -54,39 +61,50 @@ def load_model(path):
         or unreadable (corrupt) data.
     """
     path = Path(path)
-    if not path.exists():
-        raise ContainerError(f"{path}: no such file")
     if path.is_dir():
         raise ContainerError(f"{path}: is a folder, not a model file")
+    _check_regular(path)
+    size = path.stat().st_size
+    _check_global_heaps(path, size)
     try:
         f = h5py.File(path, "r")
-    except OSError as exc:
+    except Exception as exc:  # OSError, and others on damaged superblocks
         raise ContainerError(f"{path}: not an HDF5 file (corrupt or another format)") from exc
     with f:
-        attrs = {k: (v.decode(errors="replace") if isinstance(v, bytes) else v)
-                 for k, v in f.attrs.items()}
-        if attrs.get("format") != MODEL_FORMAT_NAME:
-            raise ContainerError(f"{path}: not an msft model file (format attribute is "
-                                 f"{attrs.get('format')!r}, expected {MODEL_FORMAT_NAME!r})")
-        version = attrs.get("format_version")
-        if not isinstance(version, (int, np.integer)):
-            raise ContainerError(f"{path}: has no integer format_version")
-        if version > MODEL_FORMAT_VERSION:
-            raise ContainerError(f"{path}: model format version {version} is newer than this "
-                                 f"msft reads ({MODEL_FORMAT_VERSION}): upgrade msft")
-        arrays = {}
-
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and name != "weights":
-                arrays[name] = obj[()]
         try:
-            if "weights" not in f:
-                raise ContainerError(f"{path}: incomplete model file (no weights dataset)")
-            weights = f["weights"][()]
-            f.visititems(visit)
-        except (OSError, RuntimeError) as exc:
-            raise ContainerError(f"{path}: cannot read (corrupt data: {exc})") from exc
+            attrs, weights, arrays = _read_model(f, path, size)
+        except ContainerError:
+            raise
+        except Exception as exc:  # whatever HDF5 says of a damaged file: one line
+            raise ContainerError(f"{path}: cannot read (corrupt data: {_first_line(exc)})") \
+                from exc
     return {"attrs": attrs, "weights": weights, "arrays": arrays}
+
+
+def _read_model(f, path, size):
+    attrs = _read_attrs(f, path, "root")
+    if attrs.get("format") != MODEL_FORMAT_NAME:
+        raise ContainerError(f"{path}: not an msft model file (format attribute is "
+                             f"{attrs.get('format')!r}, expected {MODEL_FORMAT_NAME!r})")
+    version = attrs.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)):
+        raise ContainerError(f"{path}: has no integer format_version")
+    if version > MODEL_FORMAT_VERSION:
+        raise ContainerError(f"{path}: model format version {version} is newer than this "
+                             f"msft reads ({MODEL_FORMAT_VERSION}): upgrade msft")
+    if "weights" not in f:
+        raise ContainerError(f"{path}: incomplete model file (no weights dataset)")
+    datasets = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            _check_storage_size(obj, f"{path}: dataset {obj.name}", size)
+            datasets[name] = obj
+    f.visititems(visit)
+    if "weights" not in datasets:
+        raise ContainerError(f"{path}: weights is not a dataset")
+    arrays = {name: ds[()] for name, ds in datasets.items() if name != "weights"}
+    return attrs, datasets["weights"][()], arrays
 
 
 def load(path):
@@ -99,9 +117,15 @@ def load(path):
     """
     data = load_model(path)
     a = data["attrs"]
-    params = json.loads(a["target_params"])
-    tgt = make_target(a["target"], **params)
+    try:
+        params = json.loads(a["target_params"])
+        tgt = make_target(a["target"], **params)
+        settings, evaluation = json.loads(a["settings"]), json.loads(a["evaluation"])
+        seconds = float(a["seconds"])
+    except MsftError:
+        raise  # a target's own refusal of its parameters
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ContainerError(f"{path}: corrupt model file ({_first_line(exc)})") from exc
     history = {k.split("/", 1)[1]: v for k, v in data["arrays"].items()
                if k.startswith("history/")}
-    return LearnResult(tgt, data["weights"], json.loads(a["settings"]), history,
-                       json.loads(a["evaluation"]), float(a["seconds"]))
+    return LearnResult(tgt, data["weights"], settings, history, evaluation, seconds)

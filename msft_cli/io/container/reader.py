@@ -18,6 +18,10 @@ Files are written under a temporary name in the target folder and renamed when
 complete, so no half-written file ever carries the final name.
 """
 
+import mmap
+import operator
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,14 +33,37 @@ from msft_cli.engine.coefficients import Coefficients, group_index
 from msft_cli.engine.transform import MSFT
 from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io.container.format import (
+    DTYPES,
     FORMAT_NAME,
     FORMAT_VERSION,
+    MAGNITUDE_DTYPES,
     STORES,
     _from_complex32,
     _group_names,
     _is_complex32,
     transform_params,
 )
+from msft_cli.io.limits import MAX_CHANNELS, MAX_SAMPLE_RATE, MAX_SAMPLES, MIN_SAMPLE_RATE
+
+#: Types of the real low- and high-pass bands.
+_REAL_DTYPES = ("float16", "float32", "float64")
+#: A container's ``n_samples`` may be at most this many times the values it stores per
+#: channel (msft's files hold about 1.6 values per sample; files cut down to fewer frames
+#: hold fewer, but not 64 times fewer).
+_SAMPLES_PER_VALUE = 64
+#: Files up to this size are searched whole for global heaps; larger ones at their ends.
+_HEAP_SCAN_WHOLE = 64 << 20
+_HEAP_SCAN_ENDS = 4 << 20
+#: Types of attribute msft reads: integers, floats, strings and enums (h5py's booleans).
+#: A damaged variable-length string turns into a variable-length sequence, which HDF5
+#: 2.0 crashes on reading (a segmentation fault).
+_ATTRIBUTE_CLASSES = (h5py.h5t.INTEGER, h5py.h5t.FLOAT, h5py.h5t.STRING, h5py.h5t.ENUM)
+#: Largest attribute msft reads (the ``frequencies`` of 64 bins take 512 bytes).
+_MAX_ATTRIBUTE_BYTES = 1 << 20
+#: Largest chunk msft decompresses (its writer's are 128 KiB; HDF5 allows 4 GiB).
+_MAX_CHUNK_BYTES = 64 << 20
+#: What a compressed dataset may expand to, per byte stored (gzip's ceiling is ~1032).
+_MAX_EXPANSION = 1100
 
 
 @dataclass
@@ -93,27 +120,26 @@ class Container:
 
     def __init__(self, path):
         self.path = Path(path)
-        if not self.path.exists():
-            raise ContainerError(f"{self.path}: no such file")
-        if self.path.is_dir():
-            raise ContainerError(f"{self.path}: is a folder, not a container")
+        _check_regular(self.path)
+        self._size = self.path.stat().st_size
+        _check_global_heaps(self.path, self._size)
         try:
             self._file = h5py.File(self.path, "r")
-        except OSError as exc:
+        except Exception as exc:  # h5py raises OSError, and others on damaged superblocks
             raise ContainerError(f"{self.path}: not an HDF5 file (corrupt or another "
                                  "format)") from exc
         try:
             self._open()
-        except Exception:
+        except ContainerError:
             self._file.close()
             raise
+        except Exception as exc:  # whatever HDF5 says of a damaged file: one line
+            self._file.close()
+            raise ContainerError(f"{self.path}: incomplete or corrupt container "
+                                 f"({_first_line(exc)})") from exc
 
     def _open(self):
-        try:
-            a = self.attrs = {k: _plain(v) for k, v in self._file.attrs.items()}
-        except (OSError, RuntimeError) as exc:
-            raise ContainerError(f"{self.path}: incomplete or corrupt container (unreadable "
-                                 f"attributes: {exc})") from exc
+        a = self.attrs = _read_attrs(self._file, self.path, "root")
         fmt = a.get("format")
         if fmt is None:
             raise ContainerError(f"{self.path}: not an msft container (no format attribute)")
@@ -128,53 +154,102 @@ class Container:
         if version > FORMAT_VERSION:
             raise ContainerError(f"{self.path}: format version {version} is newer than this "
                                  f"msft reads ({FORMAT_VERSION}): upgrade msft")
+        self.sr = _int_attr(self.path, a, "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
+        self.n_samples = _int_attr(self.path, a, "n_samples", 1, MAX_SAMPLES)
+        self.n_channels = _int_attr(self.path, a, "n_channels", 1, MAX_CHANNELS)
+        for name in ("bins_per_octave", "n_octaves"):
+            _int_attr(self.path, a, name, 1, 64)
+        for name in ("fmin", "tuning"):
+            _real_attr(self.path, a, name)
+        for name in ("window", "mode"):
+            _str_attr(self.path, a, name)
         try:
             self.transform = MSFT.from_params(transform_params(a))
-            self.sr = int(a["sample_rate"])
-            self.n_samples = int(a["n_samples"])
-            self.n_channels = int(a["n_channels"])
-            names = _group_names(self.transform.n_octaves)
-            self._datasets = [self._file[name] for name in names]
-            #: the dtype the octaves are stored in ("complex32" for float16 pairs)
-            self.stored_dtype = ("complex32" if _is_complex32(self._datasets[1].dtype)
-                                 else self._datasets[1].dtype.name)
-            self._datasets = [_Complex32(ds) if _is_complex32(ds.dtype) else ds
-                              for ds in self._datasets]
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ContainerError(f"{self.path}: incomplete or corrupt container ({exc})") \
+        except ParameterError as exc:
+            raise ContainerError(f"{self.path}: parameters that msft cannot use ({exc})") \
                 from exc
-        #: stored (first global frame, frame count) of each band group
-        self.ranges = []
-        for ds, spec in zip(self._datasets, self.transform.groups):
+        self._datasets = []
+        for name in _group_names(self.transform.n_octaves):
             try:
-                first, hop = int(ds.attrs["first_frame"]), int(ds.attrs["hop"])
-            except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
-                raise ContainerError(f"{self.path}: dataset {ds.name} lacks its first_frame "
-                                     "or hop attribute") from exc
-            expected = (self.n_channels, spec.n_bins)
-            if ds.ndim != 3 or ds.shape[:2] != expected:
-                raise ContainerError(f"{self.path}: dataset {ds.name} has shape {ds.shape}, "
-                                     f"expected ({expected[0]}, {expected[1]}, frames)")
-            if hop != spec.hop:
-                raise ContainerError(f"{self.path}: dataset {ds.name} has hop {hop}, the "
-                                     f"parameters give {spec.hop}")
-            self.ranges.append((first, ds.shape[2]))
-        if self.transform.mode == "periodic" and self.ranges != [
-                self.transform.frame_range(g, self.n_samples)
-                for g in range(len(self._datasets))]:
-            raise ContainerError(f"{self.path}: periodic container does not hold every frame "
-                                 "of its period")
-        self.source = {k: str(a.get(f"source_{k}", "")) for k in ("name", "format", "subtype")}
+                ds = self._file[name]
+            except KeyError as exc:
+                if name not in self._file:
+                    raise ContainerError(f"{self.path}: incomplete or corrupt container "
+                                         f"(no dataset {name!r})") from exc
+                raise ContainerError(f"{self.path}: dataset {name} is unreadable "
+                                     f"({_first_line(exc)})") from exc
+            if not isinstance(ds, h5py.Dataset):
+                raise ContainerError(f"{self.path}: {name} is not a dataset")
+            self._datasets.append(ds)
         #: ``"complex"``, or ``"magnitude"`` for magnitudes only (files without the
         #: ``coefficients`` attribute predate it and are complex)
         self.store = str(a.get("coefficients", "complex"))
         if self.store not in STORES:
             raise ContainerError(f"{self.path}: coefficients attribute is {self.store!r}, "
                                  f"expected one of {', '.join(STORES)}")
-        for ds in self._datasets[1:-1]:
-            if (ds.dtype.kind == "c") != (self.store == "complex"):
-                raise ContainerError(f"{self.path}: dataset {ds.name} is {ds.dtype}, but the "
-                                     f"container says it stores {self.store} coefficients")
+        #: stored (first global frame, frame count) of each band group
+        self.ranges = []
+        values = 0
+        for ds, spec in zip(self._datasets, self.transform.groups):
+            self.ranges.append(self._check_dataset(ds, spec))
+            values += self.ranges[-1][1] * spec.n_bins
+        # the signal's length is bounded by what the file holds (a corrupt n_samples must
+        # not make a resynthesis of days): see docs/FORMAT.md, "Limits"
+        most = _SAMPLES_PER_VALUE * values + 2 * self.transform.hop_max
+        if self.n_samples > most:
+            raise ContainerError(f"{self.path}: n_samples {self.n_samples} is more than the "
+                                 f"stored frames can stand for (at most {most})")
+        #: the dtype the octaves are stored in ("complex32" for float16 pairs)
+        self.stored_dtype = ("complex32" if _is_complex32(self._datasets[1].dtype)
+                             else self._datasets[1].dtype.name)
+        self._datasets = [_Complex32(ds) if _is_complex32(ds.dtype) else ds
+                          for ds in self._datasets]
+        if self.transform.mode == "periodic" and self.ranges != [
+                self.transform.frame_range(g, self.n_samples)
+                for g in range(len(self._datasets))]:
+            raise ContainerError(f"{self.path}: periodic container does not hold every frame "
+                                 "of its period")
+        self.source = {k: str(a.get(f"source_{k}", "")) for k in ("name", "format", "subtype")}
+
+    def _check_dataset(self, ds, spec):
+        """``(first_frame, frames)`` of a band group's dataset, after checking its attributes,
+        type, shape and storage against the parameters and the file's size."""
+        where = f"{self.path}: dataset {ds.name}"
+        attrs = _read_attrs(ds, self.path, f"dataset {ds.name}")
+        try:
+            first, hop = attrs["first_frame"], attrs["hop"]
+            if isinstance(first, bool) or isinstance(hop, bool):
+                raise TypeError
+            first, hop = operator.index(first), operator.index(hop)
+        except (KeyError, TypeError) as exc:
+            raise ContainerError(f"{where} lacks its first_frame or hop attribute") from exc
+        if hop != spec.hop:
+            raise ContainerError(f"{where} has hop {hop}, the parameters give {spec.hop}")
+        if abs(first) * hop > 2 * MAX_SAMPLES:
+            raise ContainerError(f"{where} has first_frame {first}, beyond any signal")
+        expected = (self.n_channels, spec.n_bins)
+        if ds.ndim != 3 or ds.shape[:2] != expected:
+            raise ContainerError(f"{where} has shape {ds.shape}, expected ({expected[0]}, "
+                                 f"{expected[1]}, frames)")
+        dtype = ds.dtype
+        if spec.kind == "octave":
+            allowed = DTYPES if self.store == "complex" else MAGNITUDE_DTYPES
+            name = "complex32" if _is_complex32(dtype) else dtype.name
+            if name == "complex32":
+                dtype = np.dtype("complex64")  # read as complex64
+            if name not in allowed:
+                if (dtype.kind == "c") != (self.store == "complex"):
+                    raise ContainerError(f"{self.path}: dataset {ds.name} is {dtype}, but the "
+                                         f"container says it stores {self.store} "
+                                         "coefficients")
+                raise ContainerError(f"{where} is {dtype}: must be one of "
+                                     f"{', '.join(allowed)}")
+        elif dtype.name not in _REAL_DTYPES:
+            raise ContainerError(f"{where} is {dtype}: must be one of "
+                                 f"{', '.join(_REAL_DTYPES)}")
+        frames = ds.shape[2]
+        _check_storage_size(ds, where, self._size)
+        return first, frames
 
     # -- structure -----------------------------------------------------------
     @property
@@ -380,9 +455,9 @@ class Container:
         if b > a:  # straight into ``out``: one copy fewer than slicing
             try:
                 ds.read_direct(out, np.s_[:, :, a:b], np.s_[:, :, a - lo:b - lo])
-            except (OSError, RuntimeError) as exc:
+            except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
                 raise ContainerError(f"{ds.file.filename}: cannot read {ds.name} (corrupt "
-                                     f"data: {exc})") from exc
+                                     f"data: {_first_line(exc)})") from exc
         return out
 
 
@@ -419,13 +494,197 @@ def _plain(value):
     return value
 
 
+def _first_line(exc):
+    """An exception's message, on one line."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _check_regular(path):
+    """A missing file, a folder, or a FIFO or device (whose reads would block): refused."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ContainerError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ContainerError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(mode):
+        raise ContainerError(f"{path}: is a folder, not a container")
+    if not stat.S_ISREG(mode):
+        raise ContainerError(f"{path}: is not a regular file (a FIFO, device or socket)")
+
+
+def _check_global_heaps(path, size):
+    """Refuse damaged global heap collections (where variable-length strings live) before
+    HDF5 parses them: HDF5 loops forever on a free-space object that is not the last one
+    or has the wrong size. Files up to 64 MiB are searched whole, larger ones in their
+    first and last 4 MiB (where writers put their metadata)."""
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            spans = [(0, size)] if size <= _HEAP_SCAN_WHOLE else \
+                [(0, _HEAP_SCAN_ENDS), (size - _HEAP_SCAN_ENDS, size)]
+            collections = {}
+            for lo, hi in spans:
+                at = m.find(b"GCOL", lo, hi)
+                while at >= 0:
+                    objects = _check_collection(path, m, at, size)
+                    if objects is not None:
+                        collections[at] = objects
+                    at = m.find(b"GCOL", at + 4, hi)
+            # the strings pointing into them: (length, collection address, index); HDF5
+            # allocates the length before it reads the object (a damaged one: gigabytes)
+            for at, objects in collections.items():
+                address = at.to_bytes(8, "little")
+                for lo, hi in spans:
+                    q = m.find(address, lo + 4, hi)
+                    while q >= 0:
+                        length = int.from_bytes(m[q - 4:q], "little")
+                        index = int.from_bytes(m[q + 8:q + 12], "little")
+                        inside = any(c <= q < c + 4096 for c in collections)
+                        most = objects.get(index)
+                        if most is not None and length > most and not inside:
+                            raise ContainerError(
+                                f"{path}: damaged string at byte {q - 4} (a length of "
+                                f"{length} bytes where its heap object holds {most})")
+                        q = m.find(address, q + 8, hi)
+    except (OSError, ValueError) as exc:  # an empty file cannot be mapped
+        if size:
+            raise ContainerError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+
+
+def _check_collection(path, m, at, file_size):
+    """One global heap collection at ``at``, if its header is plausible (version 1,
+    zeroed reserved bytes, at least 4096 bytes, inside the file): its objects must tile it.
+    Returns ``{index: size}`` of its objects, or None where there is no collection."""
+    header = m[at:at + 16]
+    if len(header) < 16 or header[4:8] != b"\x01\x00\x00\x00":
+        return None
+    size = int.from_bytes(header[8:16], "little")
+    if size < 4096 or at + size > file_size:
+        return None  # not a collection (or one HDF5 refuses by itself)
+    p, end = at + 16, at + size
+    objects = {}
+    while p + 16 <= end:
+        index = int.from_bytes(m[p:p + 2], "little")
+        length = int.from_bytes(m[p + 8:p + 16], "little")
+        if index == 0:  # free space: the rest of the collection, exactly
+            if length != end - p:
+                raise ContainerError(f"{path}: damaged global heap at byte {at} (free space "
+                                     f"of {length} bytes where {end - p} remain)")
+            return objects
+        objects[index] = length
+        p += 16 + -(-length // 8) * 8
+    if p > end:
+        raise ContainerError(f"{path}: damaged global heap at byte {at} (an object "
+                             "overruns the collection)")
+    return objects
+
+
+def _read_attrs(obj, path, where):
+    """All attributes of an HDF5 object as plain values, each checked for size first."""
+    out = {}
+    try:
+        names = list(obj.attrs.keys())
+    except Exception as exc:
+        raise ContainerError(f"{path}: {where} attributes are unreadable "
+                             f"({_first_line(exc)})") from exc
+    for name in names:
+        try:
+            aid = h5py.h5a.open(obj.id, name.encode("utf-8", "surrogateescape"))
+            kind = aid.get_type().get_class()
+            if kind not in _ATTRIBUTE_CLASSES:  # HDF5 crashes reading some damaged ones
+                raise ContainerError(f"{path}: {where} attribute {name!r} has a type msft does "
+                                     f"not read (HDF5 type class {kind})")
+            count = int(np.prod(aid.shape, dtype=np.float64)) if aid.shape else 1
+            if count * max(aid.dtype.itemsize, 1) > _MAX_ATTRIBUTE_BYTES:
+                raise ContainerError(f"{path}: {where} attribute {name!r} has shape "
+                                     f"{aid.shape}: too large to be msft's")
+            value = obj.attrs[name]
+        except ContainerError:
+            raise
+        except Exception as exc:
+            raise ContainerError(f"{path}: {where} attribute {name!r} is unreadable "
+                                 f"({_first_line(exc)})") from exc
+        out[name] = _plain(value)
+    return out
+
+
+def _int_attr(path, attrs, name, lo, hi):
+    """A root attribute that must be an integer in ``lo..hi``."""
+    value = attrs.get(name)
+    if value is None:
+        raise ContainerError(f"{path}: incomplete or corrupt container (no {name} attribute)")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not lo <= value <= hi:
+        raise ContainerError(f"{path}: attribute {name} is {_short(value)}: must be an "
+                             f"integer in {lo}..{hi}")
+    return int(value)
+
+
+def _real_attr(path, attrs, name):
+    value = attrs.get(name)
+    if value is None:
+        raise ContainerError(f"{path}: incomplete or corrupt container (no {name} attribute)")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value):
+        raise ContainerError(f"{path}: attribute {name} is {_short(value)}: must be a finite "
+                             "number")
+    return float(value)
+
+
+def _str_attr(path, attrs, name):
+    value = attrs.get(name)
+    if value is None:
+        raise ContainerError(f"{path}: incomplete or corrupt container (no {name} attribute)")
+    if not isinstance(value, str):
+        raise ContainerError(f"{path}: attribute {name} is {_short(value)}: must be a string")
+    return value
+
+
+def _short(value):
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_storage_size(ds, where, file_size):
+    """The data a dataset declares must fit what the file stores: every chunk written,
+    chunks of a sane size, and no more expansion than compression can give."""
+    nbytes = ds.size * ds.dtype.itemsize
+    if ds.chunks is not None:
+        chunk_bytes = int(np.prod(ds.chunks)) * ds.dtype.itemsize
+        if chunk_bytes > _MAX_CHUNK_BYTES:
+            raise ContainerError(f"{where} has chunks of {chunk_bytes} bytes, more than msft "
+                                 f"reads ({_MAX_CHUNK_BYTES})")
+        if nbytes:
+            n_chunks = 1
+            for size, chunk in zip(ds.shape, ds.chunks):
+                n_chunks *= -(-size // chunk)
+            if n_chunks > file_size // 8:  # an index entry takes more than 8 bytes
+                raise ContainerError(f"{where} declares {n_chunks} chunks, more than a file "
+                                     f"of {file_size} bytes holds")
+            stored = ds.id.get_num_chunks()
+            if stored != n_chunks:
+                raise ContainerError(f"{where} stores {stored} of its {n_chunks} chunks "
+                                     "(incomplete or corrupt)")
+    if nbytes:
+        held = ds.id.get_storage_size()
+        if held > file_size:
+            raise ContainerError(f"{where} claims {held} bytes of storage in a file of "
+                                 f"{file_size}")
+        filtered = ds.chunks is not None and (ds.compression is not None
+                                              or ds.scaleoffset is not None)
+        if nbytes > (held * _MAX_EXPANSION if filtered else held):
+            raise ContainerError(f"{where} declares {nbytes} bytes of data but stores "
+                                 f"{held}")
+
+
 def _read(ds, lo, hi):
     """Frames ``lo:hi`` (stored positions) of a dataset; unreadable data is a ContainerError."""
     try:
         return ds[:, :, lo:hi]
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
         raise ContainerError(f"{ds.file.filename}: cannot read {ds.name} (corrupt data: "
-                             f"{exc})") from exc
+                             f"{_first_line(exc)})") from exc
 
 
 def _read_frames(ds, lo, hi):
@@ -455,6 +714,9 @@ def root_format(path):
         is not HDF5 (or cannot be opened).
     """
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block: its reader refuses it
+            return None
         with open(path, "rb") as fh:
             head = fh.read(_SIGNATURE_OFFSETS[-1] + len(_HDF5_SIGNATURE))
     except OSError:
@@ -463,8 +725,12 @@ def root_format(path):
                for o in _SIGNATURE_OFFSETS):
         return None
     try:
+        _check_global_heaps(path, st.st_size)  # what HDF5 would loop on
         with h5py.File(path, "r") as f:
-            fmt = _plain(f.attrs.get("format", ""))
+            if "format" not in f.attrs or h5py.h5a.open(f.id, b"format").get_type() \
+                    .get_class() != h5py.h5t.STRING:  # what HDF5 would crash on
+                return ""
+            fmt = _plain(f.attrs["format"])
     except Exception:  # noqa: BLE001 - a damaged HDF5 file is still HDF5: its readers say why
         return ""
     return fmt if isinstance(fmt, str) else ""

@@ -27,6 +27,9 @@ from msft_cli.io.container.format import (
 )
 
 
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
 class Writer:
     """A container being written: datasets sized in advance, filled block by block.
 
@@ -140,6 +143,11 @@ class Writer:
             frames = _to_complex32(frames, self.path)
         elif self.dtype_name == "complex32":  # its real bands, float16
             _to_complex32(frames, self.path)  # the same overflow check
+        if self.store == "magnitude" and ds.dtype == np.float16 and frames.size:
+            peak = float(np.max(np.abs(frames)))  # float16 magnitudes: a small range
+            if not peak <= _FLOAT16_MAX:
+                raise ParameterError(f"{self.path}: values up to {peak:.3g} do not fit float16 "
+                                     f"(largest {_FLOAT16_MAX:g}): store float32")
         ds[:, :, at:at + frames.shape[2]] = frames
 
     def __enter__(self):
