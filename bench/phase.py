@@ -142,12 +142,13 @@ def stft_sc(y, x):
 
 
 # -- child: msft --------------------------------------------------------------------
-def run_msft(name, seconds, init, iterations, outdir):
-    """One signal and one initialisation: SC and time at each checkpoint."""
+def run_msft(name, seconds, init, iterations, outdir, transform=None):
+    """One signal and one initialisation: SC and time at each checkpoint (``transform``:
+    MSFT keywords besides sr, e.g. gamma and oversample)."""
     from msft_cli import MSFT
     from msft_cli.phase import iter_reconstruct, spectral_convergence
     x = signal(name, seconds)
-    t = MSFT(SR)
+    t = MSFT(SR, **(transform or {}))
     c = t.forward(x)
     t.inverse(c)  # plans and geometry made: not timed below
     results = {}
@@ -268,7 +269,13 @@ def main():
                         f"{','.join(CLIPS + GENERATED)})")
     parser.add_argument("--check", action="store_true",
                         help="check librosa's captured estimates against a separate call")
+    parser.add_argument("--gamma", default="0",
+                        help="msft's variable-Q gamma: Hz, or 'erb' (default 0: constant-Q)")
+    parser.add_argument("--oversample", type=int, default=1,
+                        help="msft's time oversampling, a power of two (default 1)")
     args = parser.parse_args()
+    variant = {"gamma": args.gamma if args.gamma == "erb" else float(args.gamma),
+               "oversample": args.oversample}
     names = ("chirp", "house_beat") if args.quick else CLIPS + GENERATED
     if args.signals:
         names = tuple(args.signals.split(","))
@@ -287,7 +294,8 @@ def main():
     lines += machine_lines("estimate", os.cpu_count())
     lines += [f"- load average at the start: {loadavg()}",
               f"- signals: {seconds:g} s, one channel, 44.1 kHz; msft's default transform "
-              f"(fmin {fmin:.2f} Hz, 12 bins/octave, 10 octaves, zero mode)",
+              f"(fmin {fmin:.2f} Hz, 12 bins/octave, 10 octaves, zero mode), gamma "
+              f"{args.gamma}, oversample {args.oversample}",
               f"- librosa: {version or 'not installed: skipped'}"
               + (f", hop_length {args.hop}, 120 bins from {fmin:.2f} Hz" if version else ""),
               ""]
@@ -299,7 +307,8 @@ def main():
                 print(f"{name}: msft {init} ...", file=sys.stderr, flush=True)
                 res = _child([sys.executable, str(SCRIPT), "--child-msft", json.dumps(
                     {"name": name, "seconds": seconds, "init": init,
-                     "iterations": list(iterations), "outdir": outdir})])
+                     "iterations": list(iterations), "outdir": outdir,
+                     "transform": variant})])
                 rows[(name, f"msft {init}")] = res["results"]
                 judge += [r["path"] for r in res["results"].values()]
             if python:
@@ -382,7 +391,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child-msft":
         p = json.loads(sys.argv[2])
         print(json.dumps(run_msft(p["name"], p["seconds"], p["init"], p["iterations"],
-                                  p["outdir"])))
+                                  p["outdir"], p.get("transform"))))
     elif len(sys.argv) > 2 and sys.argv[1] == "--child-librosa":
         print(json.dumps(run_librosa(json.loads(sys.argv[2]))))
     else:
