@@ -18,7 +18,7 @@ import soundfile as sf
 from msft_cli import MSFT, AudioError, ContainerError, ParameterError, analyze, info, load, save
 from msft_cli import convert
 from msft_cli.io.audio import AudioSource
-from msft_cli.io.container import reader
+from msft_cli.io.container import checks
 
 SR = 8000
 
@@ -227,7 +227,7 @@ def test_non_finite_fmin(box):
 def test_oversized_attribute(box, monkeypatch):
     # HDF5 keeps attributes over 64 KiB only in dense storage: the bound, lowered, shows
     # that sizes are checked before the values are read
-    monkeypatch.setattr(reader, "_MAX_ATTRIBUTE_BYTES", 64)
+    monkeypatch.setattr(checks, "_MAX_ATTRIBUTE_BYTES", 64)
     _container_refused(box, f"{box}: dataset /octave_0 attribute 'frequencies' has shape "
                             "(12,): too large to be msft's")
 

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from msft_cli.cli import main
 from msft_cli.engine import fftw
-from msft_cli.engine.transform import MSFT, plan_wisdom
+from msft_cli.engine.transform import MSFT
+from msft_cli.engine.wisdom import plan_wisdom
 from msft_cli.errors import ParameterError
 
 TINY = dict(fmin=1000.0, bins_per_octave=2)

@@ -7,7 +7,7 @@ import click
 from msft_cli.cli.common import fail_cleanly
 from msft_cli.cli.options import transform_options_except
 from msft_cli.engine.fftw import wisdom_path
-from msft_cli.engine.transform import plan_wisdom
+from msft_cli.engine.wisdom import plan_wisdom
 
 
 @click.command()

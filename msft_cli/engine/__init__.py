@@ -14,6 +14,7 @@ Modules, from the bottom up:
 
 from .bands import WINDOWS, default_fmin
 from .coefficients import Coefficients
-from .transform import MODES, MSFT, plan_wisdom
+from .transform import MODES, MSFT
+from .wisdom import plan_wisdom
 
 __all__ = ["MSFT", "Coefficients", "MODES", "WINDOWS", "default_fmin", "plan_wisdom"]

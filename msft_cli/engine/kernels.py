@@ -304,3 +304,37 @@ class Synthesizer:
             acc[:, :k] += z[:, :k]
         self._irfft.execute()
         return self._irfft.output_array
+
+
+def _kernel_plans(kernel):
+    """The FFTW plans an Analyzer or Synthesizer runs."""
+    plans = list(kernel._plans)
+    for name in ("_rfft", "_irfft", "_low"):
+        plan = getattr(kernel, name, None)
+        if plan is not None:
+            plans.append(plan)
+    return plans
+
+
+
+def _plan_bytes(plan):
+    a, b = plan.input_array, plan.output_array
+    return a.nbytes + (0 if b is a or b.base is a else b.nbytes)
+
+
+
+def _kernel_bytes(kernel):
+    scratch = getattr(kernel, "_scratch", None)
+    return 0 if scratch is None else scratch.nbytes
+
+
+
+def _geometry_bytes(geo):
+    """Bytes of a geometry's weights (its index maps are slices: small)."""
+    total = 0
+    for gm in geo.maps:
+        for piece in gm.pieces:
+            total += piece[5].nbytes + piece[6].nbytes + 64
+    for extra in (geo.low_an, geo.low_syn):
+        total += 0 if extra is None else extra.nbytes
+    return total

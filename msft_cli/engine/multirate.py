@@ -1,5 +1,20 @@
 """The two-rate split of zero mode: its decimation filter, the cheapest split, and
-the bounded stream of the decimated low band that passes between the stages."""
+the bounded stream of the decimated low band that passes between the stages.
+
+Zero mode at two rates: the margins are set by the lowest octave's filter
+(seconds long), but only the lowest octaves need them. When it is cheaper
+(:func:`plan_split`), the groups are split in two stages. The
+high stage (upper octaves and the high-pass band) runs in blocks with short
+margins at the full rate; besides its bands, each of its blocks low-passes
+the spectrum with a smooth filter (1 wherever a low-stage window is not 0, 0
+from ``sr / (2 D)``) and returns it decimated by ``D``. The low stage (low-pass
+band and lowest octaves) runs on that decimated stream, passed through a
+bounded buffer, in blocks of ``1 / D`` of the samples, its hops divided by
+``D``. Synthesis mirrors it: the low stage's decimated output, interpolated
+by the same filter, is added to each high-stage block's spectrum. Exact in
+exact arithmetic: the frames, their indices and their values are the same as
+at one rate.
+"""
 
 from dataclasses import dataclass
 

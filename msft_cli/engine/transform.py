@@ -24,19 +24,7 @@ Two boundary modes:
     The signal, zero-padded to a length the FFT likes, is one period; one
     block; exact to machine precision, frames cover the padded period.
 
-Zero mode at two rates: the margins are set by the lowest octave's filter
-(seconds long), but only the lowest octaves need them. When it is cheaper
-(:func:`msft_cli.engine.multirate.plan_split`), the groups are split in two stages. The
-high stage (upper octaves and the high-pass band) runs in blocks with short
-margins at the full rate; besides its bands, each of its blocks low-passes
-the spectrum with a smooth filter (1 wherever a low-stage window is not 0, 0
-from ``sr / (2 D)``) and returns it decimated by ``D``. The low stage (low-pass
-band and lowest octaves) runs on that decimated stream, passed through a
-bounded buffer, in blocks of ``1 / D`` of the samples, its hops divided by
-``D``. Synthesis mirrors it: the low stage's decimated output, interpolated
-by the same filter, is added to each high-stage block's spectrum. Exact in
-exact arithmetic: the frames, their indices and their values are the same as
-at one rate.
+Zero mode runs at two rates when that is cheaper: see :mod:`msft_cli.engine.multirate`.
 """
 
 from collections import OrderedDict
@@ -48,7 +36,15 @@ from msft_cli.engine.bands import BandLayout, default_fmin
 from msft_cli.engine.blocks import BlockPlanner, block_length, one_rate_margins
 from msft_cli.engine.coefficients import Coefficients
 from msft_cli.engine.fftw import Plans
-from msft_cli.engine.kernels import Analyzer, Geometry, Synthesizer
+from msft_cli.engine.kernels import (
+    Analyzer,
+    Geometry,
+    Synthesizer,
+    _geometry_bytes,
+    _kernel_bytes,
+    _kernel_plans,
+    _plan_bytes,
+)
 from msft_cli.engine.multirate import Stream, plan_split
 from msft_cli.errors import ParameterError
 
@@ -93,90 +89,14 @@ def _coefficient_dtype(dtype):
     return dtype
 
 
-def plan_wisdom(sr, seconds=(600.0,), channels=(2,), threads=(None, 1), planner="measure",
-                progress=None, **options):
-    """Measure the FFTW plans of the given signal lengths once, and keep them as wisdom.
-
-    For each length, channel count and thread count, :meth:`MSFT.prepare` makes
-    the plans with ``planner`` (slow: a minute or more each at 44.1 kHz); their
-    wisdom goes to :func:`msft_cli.engine.fftw.wisdom_path`, where every later run
-    finds it (with the same threads and the estimate planner, msft's default,
-    or one no more patient than ``planner``). The default thread counts are
-    those of one file (all cores) and of a batch's workers (one each at the
-    default ``-j``).
-
-    Parameters
-    ----------
-    sr : int
-        Sample rate in Hz.
-    seconds, channels, threads : sequences
-        Signal lengths in seconds, channel counts and FFTW thread counts (None:
-        all cores) to plan for; repeated thread counts are planned once.
-    planner : {"measure", "patient"}
-    progress : callable, optional
-        ``progress(n_samples, channels, threads)`` before each preparation.
-    **options
-        The transform's other parameters (:class:`MSFT`).
-
-    Returns
-    -------
-    list of tuple
-        ``(n_samples, channels, threads, new_plans)`` for each preparation.
-    """
-    if planner not in ("measure", "patient"):
-        raise ParameterError(f"planner={planner!r}: wisdom comes from measure or patient")
-    for s in seconds:
-        if not 0 < s < np.inf:
-            raise ParameterError(f"seconds={s:g} must be positive and finite")
-    for c in channels:
-        integer("channels", c, minimum=1, rule="a whole number of at least 1")
-    counts = []
-    for t in threads:
-        t = Plans(t).threads  # validated; None becomes the number of cores
-        if t not in counts:
-            counts.append(t)
-    done = []
-    for t in counts:
-        transform = MSFT(sr, threads=t, planner=planner, **options)
-        for c in channels:
-            for s in seconds:
-                n = max(1, int(round(s * sr)))
-                if progress is not None:
-                    progress(n, c, t)
-                before = len(transform.plans)
-                done.append((n, c, t, transform.prepare(n, c) - before))
-    return done
 
 
-def _kernel_plans(kernel):
-    """The FFTW plans an Analyzer or Synthesizer runs."""
-    plans = list(kernel._plans)
-    for name in ("_rfft", "_irfft", "_low"):
-        plan = getattr(kernel, name, None)
-        if plan is not None:
-            plans.append(plan)
-    return plans
 
 
-def _plan_bytes(plan):
-    a, b = plan.input_array, plan.output_array
-    return a.nbytes + (0 if b is a or b.base is a else b.nbytes)
 
 
-def _kernel_bytes(kernel):
-    scratch = getattr(kernel, "_scratch", None)
-    return 0 if scratch is None else scratch.nbytes
 
 
-def _geometry_bytes(geo):
-    """Bytes of a geometry's weights (its index maps are slices: small)."""
-    total = 0
-    for gm in geo.maps:
-        for piece in gm.pieces:
-            total += piece[5].nbytes + piece[6].nbytes + 64
-    for extra in (geo.low_an, geo.low_syn):
-        total += 0 if extra is None else extra.nbytes
-    return total
 
 
 class MSFT:

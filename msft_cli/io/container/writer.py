@@ -26,7 +26,6 @@ from msft_cli.io.container.format import (
     transform_attrs,
 )
 
-
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
