@@ -10,6 +10,7 @@ recognises. Every folder msft searches is listed by :func:`walk`.
 
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -222,3 +223,32 @@ def expand(items, find, nothing, error=MsftError):
         else:
             raise error(f"{item}: no such file or folder")
     return files
+
+
+def check_regular(path, error, what, name=None):
+    """Refuse at once what is not a regular file: missing, a folder, or a FIFO, device or
+    socket (whose reads would block or never end).
+
+    Parameters
+    ----------
+    path : str or Path
+    error : type
+        The MsftError subclass to raise (AudioError, ContainerError).
+    what : str
+        What the file should be, for the folder message ("an audio file").
+    name : str, optional
+        How the message names the file. Default: ``path``.
+    """
+    name = path if name is None else name
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise error(f"{name}: no such file") from None
+    except OSError as exc:
+        raise error(f"{name}: cannot be read ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(mode):
+        raise error(f"{name}: is a folder, not {what}")
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
+                or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+        raise error(f"{name}: is {kind}, not a regular file")

@@ -101,7 +101,7 @@ def test_fifo_and_device_as_containers_are_refused(tmp_path):
     os.mkfifo(path)
     with pytest.raises(ContainerError) as err:
         load(path)
-    assert str(err.value) == f"{path}: is not a regular file (a FIFO, device or socket)"
+    assert str(err.value) == f"{path}: is a FIFO, not a regular file"
 
 
 # -- audio: samples ------------------------------------------------------------------------

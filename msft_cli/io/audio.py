@@ -8,7 +8,6 @@ renamed into place only when complete.
 import os
 import re
 import shutil
-import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from msft_cli._files import AtomicWrite
+from msft_cli._files import AtomicWrite, check_regular
 from msft_cli.errors import AudioError
 from msft_cli.io.limits import (  # noqa: F401 -- MAX_* are also this module's
     MAX_CHANNELS,
@@ -75,23 +74,6 @@ def _id3_end(fh):
     return 0
 
 
-def _check_regular(path, name):
-    """Refuse at once what is not a regular file: a FIFO (which would block the reader
-    forever), a device, a socket or a folder."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise AudioError(f"{name}: no such file") from None
-    except OSError as exc:
-        raise AudioError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
-    if stat.S_ISDIR(mode):
-        raise AudioError(f"{name}: is a folder, not an audio file")
-    if not stat.S_ISREG(mode):
-        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
-                or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
-        raise AudioError(f"{name}: is {kind}, not a regular file")
-
-
 class AudioSource:
     """An audio file open for block reads; use as a context manager.
 
@@ -123,7 +105,7 @@ class AudioSource:
                 shutil.copyfileobj(sys.stdin.buffer, fh)
             path = self._tmp
         else:
-            _check_regular(path, self.name)
+            check_regular(path, AudioError, "an audio file", self.name)
         try:
             self._file = sf.SoundFile(str(path))
         except (sf.SoundFileError, RuntimeError, OSError) as exc:

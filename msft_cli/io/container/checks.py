@@ -2,12 +2,11 @@
 its attributes and its datasets' storage, each against the file's size."""
 
 import mmap
-import os
-import stat
 
 import h5py
 import numpy as np
 
+from msft_cli._files import check_regular
 from msft_cli.errors import ContainerError
 
 #: Files up to this size are searched whole for global heaps; larger ones at their ends.
@@ -43,17 +42,7 @@ def _first_line(exc):
 
 def _check_regular(path):
     """A missing file, a folder, or a FIFO or device (whose reads would block): refused."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise ContainerError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ContainerError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    if stat.S_ISDIR(mode):
-        raise ContainerError(f"{path}: is a folder, not a container")
-    if not stat.S_ISREG(mode):
-        raise ContainerError(f"{path}: is not a regular file (a FIFO, device or socket)")
-
+    check_regular(path, ContainerError, "a container")
 
 
 def _check_global_heaps(path, size):
