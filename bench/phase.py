@@ -273,10 +273,13 @@ def main():
                         help="msft's variable-Q gamma: Hz, or 'erb' (default 0: constant-Q)")
     parser.add_argument("--oversample", type=int, default=1,
                         help="msft's time oversampling, a power of two (default 1)")
+    parser.add_argument("--inits", default=",".join(INITS),
+                        help=f"msft's initial phases to run (default {','.join(INITS)})")
     args = parser.parse_args()
     variant = {"gamma": args.gamma if args.gamma == "erb" else float(args.gamma),
                "oversample": args.oversample}
     names = ("chirp", "house_beat") if args.quick else CLIPS + GENERATED
+    inits = tuple(args.inits.split(","))
     if args.signals:
         names = tuple(args.signals.split(","))
         unknown = [n for n in names if n not in CLIPS + GENERATED]
@@ -303,7 +306,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="msft-phase-") as outdir:
         for name in names:
             judge = []
-            for init in INITS:
+            for init in inits:
                 print(f"{name}: msft {init} ...", file=sys.stderr, flush=True)
                 res = _child([sys.executable, str(SCRIPT), "--child-msft", json.dumps(
                     {"name": name, "seconds": seconds, "init": init,
@@ -330,7 +333,7 @@ def main():
                     if n == name and method != "librosa":
                         for r in results.values():
                             r["librosa"] = res["judged"][r["path"]]
-    methods = [f"msft {i}" for i in INITS] + (["librosa"] if python else [])
+    methods = [f"msft {i}" for i in inits] + (["librosa"] if python else [])
     for measure, title in (("msft", "msft's weighted CQT (the frame's own norm)"),
                            ("librosa", "librosa's CQT (what griffinlim_cqt minimizes)"),
                            ("stft", "a Hann STFT, 2048 points, hop 256 (neutral)")):
