@@ -27,3 +27,18 @@ def renamed_keyword(old, new, since):
             return func(*args, **kwargs)
         return wrapper
     return decorate
+
+
+def moved_module(old, *new, since="0.2.0"):
+    """A module ``__getattr__`` for a module that moved: each name is looked up in the
+    ``new`` modules (in order), with a DeprecationWarning naming where it is now."""
+    def __getattr__(name):
+        import importlib
+        for target in new:
+            module = importlib.import_module(target)
+            if hasattr(module, name):
+                warnings.warn(f"{old} is deprecated since msft {since}: import {name} from "
+                              f"{target}", DeprecationWarning, stacklevel=2)
+                return getattr(module, name)
+        raise AttributeError(f"module {old!r} has no attribute {name!r}")
+    return __getattr__

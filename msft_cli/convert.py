@@ -82,12 +82,17 @@ def available_memory():
         pass
     try:
         top = Path("/sys/fs/cgroup")
-        own = Path("/proc/self/cgroup").read_text().strip().split("\n")[0].split(":", 2)[2]
+        lines = Path("/proc/self/cgroup").read_text().strip().split("\n")
+        own = next(line for line in lines if line.startswith("0::")).split(":", 2)[2]
         folder = top / own.lstrip("/")
         maximum = (folder / "memory.max").read_text().strip()
         if maximum != "max":
-            limits.append(int(maximum) - int((folder / "memory.current").read_text()))
-    except (OSError, ValueError, IndexError):
+            # the page cache counts in memory.current but is reclaimed before the limit bites
+            stat = dict(line.split() for line in (folder / "memory.stat").read_text()
+                        .splitlines() if line.startswith("inactive_file "))
+            limits.append(int(maximum) - int((folder / "memory.current").read_text())
+                          + int(stat.get("inactive_file", 0)))
+    except (OSError, ValueError, IndexError, StopIteration):
         pass
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY:

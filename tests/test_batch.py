@@ -672,3 +672,14 @@ def test_merging_what_is_not_there_raises_a_container_error(tmp_path):
         batch.merge_manifests([tmp_path / "nope"])
     with pytest.raises(ContainerError, match="holds no manifest"):
         batch.merge_manifests([tmp_path])
+
+
+def test_parameters_leave_out_what_older_manifests_lack():
+    """The transform's newer parameters (gamma, oversample) and the reading options at their
+    defaults are left out of a record, so outputs made before they existed stay up to date;
+    given otherwise, they count."""
+    from msft_cli.batch import parameters
+    plain = parameters("analyze", {})
+    assert not {"gamma", "oversample", "sr", "mono", "offset", "duration"} & set(plain)
+    assert parameters("analyze", {"gamma": 10.0})["gamma"] == 10.0
+    assert parameters("analyze", {"oversample": 2})["oversample"] == 2

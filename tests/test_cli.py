@@ -912,3 +912,28 @@ def test_commands_import_only_what_they_use(args, allowed):
     """msft --help and --version load click alone; no command loads matplotlib, scipy or
     pyfftw before it draws or transforms."""
     assert _imported(*args) <= allowed
+
+
+def test_the_command_table_is_the_commands_own():
+    """``msft --help`` lists COMMANDS' short helps without importing the commands: each is
+    the command's own first docstring line, and every command is there."""
+    from msft_cli.cli import COMMANDS
+    for name, (_, _, short) in COMMANDS.items():
+        assert main.commands[name].get_short_help_str(limit=200) == short, name
+
+
+@pytest.mark.parametrize("old, name, new", [
+    ("msft_cli.transform", "MSFT", "msft_cli.engine.transform"),
+    ("msft_cli.transform", "plan_wisdom", "msft_cli.engine.wisdom"),
+    ("msft_cli.container", "load", "msft_cli.io.container"),
+    ("msft_cli.scales", "BandLayout", "msft_cli.engine.bands"),
+    ("msft_cli.audio", "AudioWriter", "msft_cli.io.audio"),
+    ("msft_cli.fftw", "Plans", "msft_cli.engine.fftw"),
+])
+def test_moved_modules_still_work_for_one_release(old, name, new):
+    import importlib
+    module = importlib.import_module(old)
+    with pytest.warns(DeprecationWarning, match=rf"^{old} is deprecated since msft 0\.2\.0: "
+                                                rf"import {name} from msft_cli\."):
+        value = getattr(module, name)
+    assert value is getattr(importlib.import_module(new), name)

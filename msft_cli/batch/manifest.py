@@ -10,7 +10,7 @@ from pathlib import Path
 
 from msft_cli import convert
 from msft_cli._files import expand, temporary_name, write_text
-from msft_cli.engine.transform import KEYWORDS, MSFT
+from msft_cli.engine.transform import KEYWORDS, MSFT, PARAM_DEFAULTS
 from msft_cli.errors import ContainerError, ParameterError
 from msft_cli.io import container
 
@@ -19,7 +19,8 @@ from msft_cli.io import container
 SPEED_OPTIONS = ("threads", "planner", "block_size")
 
 #: Options of reading audio (resampling, downmix, excerpt) with their defaults: left out
-#: of :func:`parameters` at these values, so outputs made before they existed stay up to date.
+#: of :func:`parameters` at these values (like the transform's newer parameters,
+#: ``PARAM_DEFAULTS``), so outputs made before they existed stay up to date.
 READING_DEFAULTS = {"sr": None, "mono": False, "offset": 0.0, "duration": None,
                     "resample_quality": "HQ"}
 
@@ -106,8 +107,9 @@ def parameters(command, options):
                                                                      full.get("dtype"))
     if full.get("sr") is None:  # the resampler's quality matters only when resampling
         full.pop("resample_quality", None)
+    unchanged = {**READING_DEFAULTS, **PARAM_DEFAULTS}  # options newer than some manifests
     return _plain({k: v for k, v in sorted(full.items()) if k not in SPEED_OPTIONS
-                   and not (k in READING_DEFAULTS and v == READING_DEFAULTS[k])})
+                   and not (k in unchanged and v == unchanged[k])})
 
 
 def read_manifest(path):

@@ -19,7 +19,7 @@ COMMANDS = {
     "analyze": ("analyze", "analyze", "Transform an audio file IN (or - for standard input) "
                 "into an HDF5 container."),
     "resynth": ("resynth", "resynth",
-                "Resynthesize audio from a container, at the source's rate and channels."),
+                "Resynthesize audio from a container, at its rate (or --sr) and channels."),
     "info": ("info", "info",
              "Print a summary of a container: source, duration, parameters, octaves."),
     "render": ("render", "render", "Draw containers or audio files IN as images, each octave "
