@@ -34,7 +34,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -44,40 +43,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from msft_cli import analyze, load  # noqa: E402
-from msft_cli.io.audio import AudioWriter, read  # noqa: E402
+from render import make_container  # noqa: E402 - bench/render.py's 60-minute container
 
 SR = 44100
 TARGET_MS = 100.0
-
-
-def make_container(path, minutes):
-    """The sample clips, stereo, tiled to ``minutes``, analysed at default parameters."""
-    if path.exists():
-        try:
-            with load(path) as box:
-                if box.n_samples == int(minutes * 60 * SR) and box.n_channels == 2:
-                    return
-        except Exception:  # noqa: BLE001 - a stale or broken file is simply remade
-            pass
-    clips = []
-    for clip in sorted((ROOT / "sample_audio").glob("*.wav")):
-        y, sr = read(clip)
-        if sr == SR:
-            clips.append(np.vstack([y, y]) if y.shape[0] == 1 else y)
-    loop = np.concatenate(clips, axis=1)
-    n = int(minutes * 60 * SR)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        wav = Path(tmp) / "long.wav"
-        with AudioWriter(wav, SR, 2, "PCM_16") as w:
-            for start in range(0, n, loop.shape[1]):
-                w.write(loop[:, :min(loop.shape[1], n - start)])
-        began = time.perf_counter()
-        report = analyze(wav, path)
-        print(f"made {path}: {report.duration:.0f} s stereo analysed in "
-              f"{time.perf_counter() - began:.1f} s, "
-              f"{report.extra['size'] / 2**20:.0f} MiB", flush=True)
 
 
 def fetch(url):
