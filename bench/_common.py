@@ -156,6 +156,28 @@ def first_and_median(fn, repeats=3, before=None):
     return times[0], statistics.median(times[1:]), result
 
 
+def time_round_trip(transform, x, repeats):
+    """Forward then inverse of ``x``, ``repeats + 1`` times (the first with plans and
+    geometry made): the forward and inverse times, and the last coefficients and signal.
+    Never two results alive at once."""
+    fwd, inv = [], []
+    c = y = None
+    for _ in range(repeats + 1):
+        c = y = None
+        began = time.perf_counter()
+        c = transform.forward(x)
+        mid = time.perf_counter()
+        y = transform.inverse(c)
+        fwd.append(mid - began)
+        inv.append(time.perf_counter() - mid)
+    return fwd, inv, c, y
+
+
+def coefficient_count(coefs):
+    """Complex values, counting the real low- and high-pass values as half."""
+    return sum(a.size * (0.5 if np.isrealobj(a) else 1.0) for a in coefs.groups)
+
+
 def peak_rss():
     """This process's peak resident set size in bytes (``VmHWM``)."""
     for line in Path("/proc/self/status").read_text().splitlines():

@@ -63,6 +63,7 @@ from _common import (  # noqa: E402
     SAMPLES,
     SR,
     child_main,
+    coefficient_count,
     fft_floor,
     first_and_median,
     fmt_db,
@@ -79,6 +80,7 @@ from _common import (  # noqa: E402
     run_command,
     snr_db,
     techno,
+    time_round_trip,
 )
 
 SCRIPT = Path(__file__).resolve()
@@ -103,11 +105,6 @@ TARGET_COMMAND_SECONDS = 1.0   # issue 6
 # ===========================================================================
 # Cases: each runs in its own process (``bench/transform.py --child NAME JSON``)
 # ===========================================================================
-def coefficient_count(coefs):
-    """Complex values, counting the real low- and high-pass values as half."""
-    return sum(a.size * (0.5 if np.isrealobj(a) else 1.0) for a in coefs.groups)
-
-
 def fft_lengths(transform):
     """Block FFT lengths a transform has used, as ``[length, decimation]`` pairs.
 
@@ -151,16 +148,7 @@ def case_engine(bins, mode, seconds, planner, repeats=REPEATS):
     from msft_cli import MSFT
     x = techno(seconds, 1)[0]
     t = MSFT(SR, bins_per_octave=bins, mode=mode, planner=planner)
-    fwd, inv = [], []
-    c = y = None
-    for _ in range(repeats + 1):
-        c = y = None  # never two results alive at once
-        began = time.perf_counter()
-        c = t.forward(x)
-        mid = time.perf_counter()
-        y = t.inverse(c)
-        fwd.append(mid - began)
-        inv.append(time.perf_counter() - mid)
+    fwd, inv, c, y = time_round_trip(t, x, repeats)
     count = coefficient_count(c)
     result = {"n_samples": len(x), "first_forward": fwd[0],
               "forward": float(np.median(fwd[1:])), "first_inverse": inv[0],

@@ -23,6 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     child_main,
+    coefficient_count,
+    time_round_trip,
     cpu_model,
     is_child,
     loadavg,
@@ -42,18 +44,8 @@ def case_engine(bins, gamma, oversample, seconds):
     from msft_cli import MSFT
     x = techno(seconds, 1)[0]
     t = MSFT(SR, bins_per_octave=bins, gamma=gamma, oversample=oversample)
-    fwd, inv = [], []
-    c = y = None
-    for _ in range(REPEATS + 1):
-        c = y = None
-        began = time.perf_counter()
-        c = t.forward(x)
-        mid = time.perf_counter()
-        y = t.inverse(c)
-        fwd.append(mid - began)
-        inv.append(time.perf_counter() - mid)
-    count = sum(a.shape[1] * a.shape[2] * (0.5 if a.dtype.kind == "f" else 1.0)
-                for a in c.groups)
+    fwd, inv, c, y = time_round_trip(t, x, REPEATS)
+    count = coefficient_count(c)
     split = t.blocks.split
     return {"gamma": t.gamma, "hop0": t.hops[0], "extent0": t.groups[1].extent / SR,
             "extent_lp": t.groups[0].extent / SR, "margin": t.margin / SR,
